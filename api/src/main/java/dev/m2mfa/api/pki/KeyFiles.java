@@ -1,0 +1,107 @@
+package dev.m2mfa.api.pki;
+
+import java.io.IOException;
+import java.io.StringReader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.KeyPair;
+import java.security.KeyPairGenerator;
+import java.security.PrivateKey;
+import java.security.spec.ECGenParameterSpec;
+import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
+import org.bouncycastle.openssl.PEMParser;
+import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
+import org.bouncycastle.openssl.jcajce.JcaPKCS8Generator;
+import org.bouncycastle.openssl.jcajce.JceOpenSSLPKCS8DecryptorProviderBuilder;
+import org.bouncycastle.openssl.jcajce.JceOpenSSLPKCS8EncryptorBuilder;
+import org.bouncycastle.operator.OutputEncryptor;
+import org.bouncycastle.pkcs.PKCS8EncryptedPrivateKeyInfo;
+
+/**
+ * Private keys at rest: encrypted PKCS#8 (PBES2, PBKDF2-HMAC-SHA256, AES-256-CBC) PEM files
+ * with mode 0600, written atomically. Also the 0600/atomic file helpers the rest uses.
+ */
+public final class KeyFiles {
+  private static final int PBKDF2_ITERATIONS = 210_000;
+
+  private KeyFiles() {}
+
+  public static KeyPair newP256() {
+    try {
+      KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
+      g.initialize(new ECGenParameterSpec("secp256r1"));
+      return g.generateKeyPair();
+    } catch (java.security.GeneralSecurityException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  public static void writeEncrypted(Path file, PrivateKey key, char[] passphrase) throws IOException {
+    try {
+      OutputEncryptor enc = new JceOpenSSLPKCS8EncryptorBuilder(org.bouncycastle.openssl.PKCS8Generator.AES_256_CBC)
+          .setIterationCount(PBKDF2_ITERATIONS)
+          .setPRF(new org.bouncycastle.asn1.x509.AlgorithmIdentifier(org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers.id_hmacWithSHA256, org.bouncycastle.asn1.DERNull.INSTANCE))
+          .setPassword(passphrase)
+          .build();
+      writePrivate(file, Pem.encode(new JcaPKCS8Generator(key, enc).generate()));
+    } catch (org.bouncycastle.operator.OperatorCreationException e) {
+      throw new IOException("cannot encrypt key", e);
+    }
+  }
+
+  public static PrivateKey readEncrypted(Path file, char[] passphrase) throws IOException {
+    try (PEMParser p = new PEMParser(new StringReader(Files.readString(file)))) {
+      Object o = p.readObject();
+      if (!(o instanceof PKCS8EncryptedPrivateKeyInfo enc)) throw new IOException("not an encrypted PKCS#8 key: " + file.getFileName());
+      PrivateKeyInfo info = enc.decryptPrivateKeyInfo(new JceOpenSSLPKCS8DecryptorProviderBuilder().build(passphrase));
+      return new JcaPEMKeyConverter().getPrivateKey(info);
+    } catch (org.bouncycastle.operator.OperatorCreationException | org.bouncycastle.pkcs.PKCSException e) {
+      throw new WrongPassphraseException();
+    }
+  }
+
+  /** Writes a plain PKCS#8 PEM key, 0600 (the admin's client key: the file is the credential). */
+  public static void writePlain(Path file, PrivateKey key) throws IOException {
+    writePrivate(file, Pem.encode(new JcaPKCS8Generator(key, null).generate()));
+  }
+
+  public static PrivateKey readPlain(Path file) throws IOException {
+    try (PEMParser p = new PEMParser(new StringReader(Files.readString(file)))) {
+      Object o = p.readObject();
+      if (o instanceof PrivateKeyInfo info) return new JcaPEMKeyConverter().getPrivateKey(info);
+      if (o instanceof org.bouncycastle.openssl.PEMKeyPair kp) return new JcaPEMKeyConverter().getPrivateKey(kp.getPrivateKeyInfo());
+      throw new IOException("not a PEM private key: " + file.getFileName());
+    }
+  }
+
+  /** Atomically replaces {@code file} with {@code content}, mode 0600, fsynced. */
+  public static void writePrivate(Path file, String content) throws IOException {
+    writeAtomically(file, content.getBytes(java.nio.charset.StandardCharsets.UTF_8), "rw-------");
+  }
+
+  public static void writeAtomically(Path file, byte[] content, String perms) throws IOException {
+    Path dir = file.toAbsolutePath().getParent();
+    Files.createDirectories(dir);
+    Path tmp = Files.createTempFile(dir, "." + file.getFileName(), ".tmp",
+        PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString(perms)));
+    try (var ch = java.nio.channels.FileChannel.open(tmp, java.nio.file.StandardOpenOption.WRITE)) {
+      ch.write(java.nio.ByteBuffer.wrap(content));
+      ch.force(true);
+    }
+    Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    try (var ch = java.nio.channels.FileChannel.open(dir, java.nio.file.StandardOpenOption.READ)) {
+      ch.force(true);
+    } catch (IOException ignored) {
+      // some file systems cannot fsync a directory
+    }
+  }
+
+  /** The passphrase did not decrypt the key (or the file was tampered with). */
+  public static final class WrongPassphraseException extends IOException {
+    public WrongPassphraseException() {
+      super("the passphrase does not open this key");
+    }
+  }
+}

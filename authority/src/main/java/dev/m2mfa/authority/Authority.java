@@ -1,0 +1,195 @@
+package dev.m2mfa.authority;
+
+import dev.m2mfa.api.factor.FactorVerifier;
+import dev.m2mfa.api.pki.KeyFiles;
+import dev.m2mfa.api.pki.Pem;
+import dev.m2mfa.authority.audit.AuditLog;
+import dev.m2mfa.authority.enroll.EnrollmentService;
+import dev.m2mfa.authority.http.AuthorityServer;
+import dev.m2mfa.authority.login.LoginService;
+import dev.m2mfa.authority.pki.CertificateAuthority;
+import dev.m2mfa.authority.revocation.RevocationHub;
+import dev.m2mfa.authority.revocation.RevocationService;
+import dev.m2mfa.authority.store.JdbcStore;
+import dev.m2mfa.authority.store.Store;
+import dev.m2mfa.authority.token.SigningKeyring;
+import dev.m2mfa.authority.token.TokenIssuer;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyPair;
+import java.security.KeyStore;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.ServiceLoader;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
+
+/**
+ * The authority process: opens its directory (config, CA, SQLite database), loads the factor
+ * verifiers through {@link ServiceLoader}, checks that every factor a policy class names is
+ * present, and serves HTTPS.
+ *
+ * <p>Directory layout: {@code authority.conf}, {@code ca/} (root and issuing certificates,
+ * keys encrypted under the operator passphrase), {@code admin/} (the first admin's client
+ * certificate and key, 0600), {@code m2mfa.db} (SQLite, WAL, synchronous=FULL).
+ */
+public final class Authority implements AutoCloseable {
+  private final AuthorityConfig config;
+  private final Store store;
+  private final CertificateAuthority ca;
+  private final AuditLog audit;
+  private final SigningKeyring keyring;
+  private final RevocationHub revocationHub;
+  private final RevocationService revocations;
+  private final EnrollmentService enrollment;
+  private final LoginService login;
+  private final ScheduledExecutorService housekeeping;
+  private AuthorityServer server;
+  private volatile boolean running;
+
+  private Authority(AuthorityConfig config, Store store, CertificateAuthority ca, char[] passphrase) {
+    this.config = config;
+    this.store = store;
+    this.ca = ca;
+    this.audit = new AuditLog(store);
+    this.keyring = new SigningKeyring(store, passphrase, config.tokenLifetime());
+    this.revocationHub = new RevocationHub(store);
+    this.revocations = new RevocationService(store, revocationHub, audit);
+    this.enrollment = new EnrollmentService(store, config, ca, audit);
+    this.login = new LoginService(store, config, loadVerifiers(config), new TokenIssuer(keyring, config.issuer()), ca, audit);
+    this.housekeeping = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("housekeeping").factory());
+    housekeeping.scheduleAtFixedRate(keyring::reload, 1, 1, TimeUnit.MINUTES);
+    long rotate = config.signingKeyRotation().toMinutes();
+    housekeeping.scheduleAtFixedRate(keyring::rotate, rotate, rotate, TimeUnit.MINUTES);
+  }
+
+  /** Creates a new authority directory: config, CA, first admin credential, database, signing key. */
+  public static void init(Path dir, AuthorityConfig config, char[] passphrase, String adminName) throws IOException {
+    if (Files.exists(dir.resolve("authority.conf"))) throw new IOException("an authority already exists in " + dir);
+    Files.createDirectories(dir);
+    config.write(dir.resolve("authority.conf"));
+    CertificateAuthority ca = CertificateAuthority.create(dir.resolve("ca"), config.trustDomain(), passphrase);
+    KeyPair admin = KeyFiles.newP256();
+    X509Certificate adminCert = ca.issueAdmin(adminName, admin.getPublic(), Duration.ofDays(365));
+    Path adminDir = dir.resolve("admin");
+    Files.createDirectories(adminDir);
+    KeyFiles.writePrivate(adminDir.resolve("admin.pem"), Pem.encodeChain(ca.chainFor(adminCert)));
+    KeyFiles.writePlain(adminDir.resolve("admin.key"), admin.getPrivate());
+    Files.writeString(dir.resolve("ca").resolve("ca.pem"), Pem.encode(ca.root()));
+    try (Store store = JdbcStore.openSqlite(dir.resolve("m2mfa.db"))) {
+      new SigningKeyring(store, passphrase, config.tokenLifetime());
+      try (AuditLog log = new AuditLog(store)) {
+        log.appendAndWait("authority.init", "", Map.of("trust_domain", config.trustDomain(), "admin", adminName));
+      }
+    }
+  }
+
+  /** Opens an existing directory; {@code overrides} may change listen address or timings. */
+  public static Authority open(Path dir, char[] passphrase, java.util.function.UnaryOperator<AuthorityConfig> overrides) throws IOException {
+    AuthorityConfig config = overrides.apply(AuthorityConfig.load(dir.resolve("authority.conf")));
+    CertificateAuthority ca = CertificateAuthority.open(dir.resolve("ca"), config.trustDomain(), passphrase);
+    Store store = JdbcStore.openSqlite(dir.resolve("m2mfa.db"));
+    try {
+      return new Authority(config, store, ca, passphrase);
+    } catch (RuntimeException e) {
+      store.close();
+      throw e;
+    }
+  }
+
+  private static Map<String, FactorVerifier> loadVerifiers(AuthorityConfig config) {
+    Map<String, FactorVerifier> found = new LinkedHashMap<>();
+    for (FactorVerifier v : ServiceLoader.load(FactorVerifier.class)) {
+      if (found.putIfAbsent(v.name(), v) != null) throw new IllegalStateException("two verifiers for factor " + v.name());
+    }
+    for (var e : config.policyClasses().entrySet()) {
+      for (String f : e.getValue()) {
+        if (!found.containsKey(f)) throw new IllegalStateException("class." + e.getKey() + " requires factor '" + f + "' but no verifier for it is installed (installed: " + found.keySet() + ")");
+      }
+    }
+    return found;
+  }
+
+  /** Starts HTTPS with a fresh server key and certificate from the issuing CA. */
+  public synchronized void start() throws Exception {
+    KeyPair tls = KeyFiles.newP256();
+    X509Certificate cert = ca.issueServer(tls.getPublic(), CertificateAuthority.defaultServerNames(config.listenHost()), Duration.ofDays(30));
+    KeyStore ks = KeyStore.getInstance("PKCS12");
+    ks.load(null, null);
+    char[] pw = new char[0];
+    ks.setKeyEntry("tls", tls.getPrivate(), pw, ca.chainFor(cert).toArray(X509Certificate[]::new));
+    KeyManagerFactory kmf = KeyManagerFactory.getInstance("SunX509"); // PKIX re-reads the keystore per handshake
+    kmf.init(ks, pw);
+    KeyStore trust = KeyStore.getInstance("PKCS12");
+    trust.load(null, null);
+    trust.setCertificateEntry("root", ca.root());
+    TrustManagerFactory tmf = TrustManagerFactory.getInstance("PKIX");
+    tmf.init(trust);
+    SSLContext ctx = SSLContext.getInstance("TLSv1.3");
+    ctx.init(kmf.getKeyManagers(), tmf.getTrustManagers(), null);
+    running = true;
+    server = new AuthorityServer(this, ctx, config.listenHost(), config.listenPort());
+    server.start();
+    audit.append("authority.started", "", Map.of("port", server.port()));
+  }
+
+  public int port() {
+    return server.port();
+  }
+
+  public boolean running() {
+    return running;
+  }
+
+  public AuthorityConfig config() {
+    return config;
+  }
+
+  public Store store() {
+    return store;
+  }
+
+  public CertificateAuthority ca() {
+    return ca;
+  }
+
+  public AuditLog audit() {
+    return audit;
+  }
+
+  public SigningKeyring keyring() {
+    return keyring;
+  }
+
+  public RevocationHub revocationHub() {
+    return revocationHub;
+  }
+
+  public RevocationService revocations() {
+    return revocations;
+  }
+
+  public EnrollmentService enrollment() {
+    return enrollment;
+  }
+
+  public LoginService login() {
+    return login;
+  }
+
+  @Override
+  public synchronized void close() {
+    running = false;
+    housekeeping.shutdownNow();
+    if (server != null) server.close();
+    audit.close();
+    store.close();
+  }
+}

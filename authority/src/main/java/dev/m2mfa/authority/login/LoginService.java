@@ -1,0 +1,243 @@
+package dev.m2mfa.authority.login;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.m2mfa.api.Cidr;
+import dev.m2mfa.api.LoginTranscript;
+import dev.m2mfa.api.MachineName;
+import dev.m2mfa.api.factor.EnrolledMachine;
+import dev.m2mfa.api.factor.FactorResult;
+import dev.m2mfa.api.factor.FactorStatus;
+import dev.m2mfa.api.factor.FactorVerifier;
+import dev.m2mfa.api.factor.VerificationContext;
+import dev.m2mfa.authority.AuthorityConfig;
+import dev.m2mfa.authority.audit.AuditLog;
+import dev.m2mfa.authority.pki.CertificateAuthority;
+import dev.m2mfa.api.pki.Pem;
+import dev.m2mfa.authority.store.MachineRecord;
+import dev.m2mfa.authority.store.Store;
+import dev.m2mfa.authority.token.TokenIssuer;
+import java.net.InetAddress;
+import java.security.KeyFactory;
+import java.security.MessageDigest;
+import java.security.PublicKey;
+import java.security.SecureRandom;
+import java.security.cert.X509Certificate;
+import java.security.spec.X509EncodedKeySpec;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Multi-factor login as challenge and response.
+ *
+ * <p>{@link #start} records a single-use session (nonce, the exact challenge bytes, the TLS
+ * exporter of the connection) and returns the challenge for every factor the machine's class
+ * requires. {@link #finish} removes the session before anything else (so a transcript is
+ * never accepted twice), requires the same TLS exporter (same connection), hashes the
+ * transcript, runs every required factor's verifier and stamps each result with the factor's
+ * name. The decision and every factor's reason go to the audit log, durably, before a token
+ * is returned; the wire sees one uniform failure whatever the cause.
+ *
+ * <p>An unknown, revoked or malformed machine name gets a decoy challenge that looks like a
+ * real one, so the start call does not reveal which machines exist.
+ */
+public final class LoginService {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final SecureRandom RANDOM = new SecureRandom();
+  private static final long SESSION_TTL_MILLIS = 30_000;
+  private static final int MAX_SESSIONS = 200_000;
+  private static final int MAX_EVIDENCE_BYTES = 48 * 1024;
+
+  private final Store store;
+  private final AuthorityConfig config;
+  private final Map<String, FactorVerifier> verifiers;
+  private final TokenIssuer tokens;
+  private final CertificateAuthority ca;
+  private final AuditLog audit;
+  private final ConcurrentHashMap<String, Session> sessions = new ConcurrentHashMap<>();
+  private final AtomicInteger sinceSweep = new AtomicInteger();
+
+  private record Session(String id, MachineRecord machine, String requestedName, String audience, byte[] challengeBytes,
+      byte[] exporter, Map<String, Map<String, Object>> challenges, long expiresAt) {}
+
+  public LoginService(Store store, AuthorityConfig config, Map<String, FactorVerifier> verifiers, TokenIssuer tokens,
+      CertificateAuthority ca, AuditLog audit) {
+    this.store = store;
+    this.config = config;
+    this.verifiers = Map.copyOf(verifiers);
+    this.tokens = tokens;
+    this.ca = ca;
+    this.audit = audit;
+  }
+
+  /** The start response body (exact bytes; they are part of the transcript). */
+  public byte[] start(String untrustedMachineName, String untrustedAudience, byte[] exporter) {
+    sweepSometimes();
+    if (sessions.size() >= MAX_SESSIONS) throw new Overloaded();
+    String name = MachineName.isValid(untrustedMachineName) ? untrustedMachineName : "invalid";
+    String audience = untrustedAudience == null ? "" : untrustedAudience;
+    if (audience.isEmpty() || audience.length() > 200 || !audience.matches("[\\x21-\\x7e]+")) throw new BadRequest("audience must be 1-200 printable ASCII characters");
+    MachineRecord machine = MachineName.isValid(untrustedMachineName)
+        ? store.machines().find(untrustedMachineName).filter(MachineRecord::active).orElse(null) : null;
+    String policyClass = machine == null ? "default" : machine.policyClass();
+    List<String> required = config.policyClasses().getOrDefault(policyClass, config.policyClasses().values().iterator().next());
+    Map<String, Map<String, Object>> challenges = new LinkedHashMap<>();
+    EnrolledMachine em = machine == null ? null : enrolled(machine);
+    for (String f : required) challenges.put(f, em == null ? Map.of() : verifiers.get(f).challenge(em));
+    String id = randomId(16);
+    long expiresAt = System.currentTimeMillis() + SESSION_TTL_MILLIS;
+    Map<String, Object> body = new LinkedHashMap<>();
+    body.put("session", id);
+    body.put("nonce", randomId(32));
+    body.put("machine", name);
+    body.put("audience", audience);
+    body.put("factors", challenges);
+    body.put("expires_at", expiresAt);
+    byte[] bytes;
+    try {
+      bytes = JSON.writeValueAsBytes(body);
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
+    sessions.put(id, new Session(id, machine, name, audience, bytes, exporter.clone(), challenges, expiresAt));
+    return bytes;
+  }
+
+  /** A successful login. */
+  public record Success(String accessToken, long expiresIn, List<String> amr, String acr, String certificateChainPem) {
+    @Override
+    public String toString() {
+      return "Success[amr=" + amr + ", acr=" + acr + "]";
+    }
+  }
+
+  /**
+   * Completes a login; returns empty on any failure (the caller answers a uniform
+   * authentication failure; the reason is in the audit log).
+   */
+  public Optional<Success> finish(String untrustedSession, String untrustedEvidence, String untrustedSignature, byte[] exporter,
+      InetAddress source, X509Certificate clientCert, boolean wantCertificate) {
+    Session s = untrustedSession == null || untrustedSession.length() > 64 ? null : sessions.remove(untrustedSession);
+    Map<String, Object> detail = new LinkedHashMap<>();
+    detail.put("source", source == null ? null : source.getHostAddress());
+    if (s == null) {
+      audit.appendAndWait("login.denied", "", Map.of("reason", "unknown, expired or already used login session", "source", String.valueOf(detail.get("source"))));
+      return Optional.empty();
+    }
+    detail.put("audience", s.audience);
+    String subject = s.requestedName;
+    if (s.expiresAt < System.currentTimeMillis()) return deny(subject, detail, "login session expired");
+    if (!MessageDigest.isEqual(s.exporter, exporter)) return deny(subject, detail, "finish arrived on another TLS connection than start (relay)");
+    if (s.machine == null) return deny(subject, detail, "unknown or inactive machine");
+    MachineRecord fresh = store.machines().find(s.machine.name()).orElse(null);
+    if (fresh == null || !fresh.active()) return deny(subject, detail, "machine revoked during login");
+    byte[] evidenceBytes;
+    byte[] signature;
+    Map<String, Object> evidence;
+    try {
+      if (untrustedEvidence == null || untrustedEvidence.length() > MAX_EVIDENCE_BYTES * 4 / 3 + 4 || untrustedSignature == null
+          || untrustedSignature.length() > 200) {
+        return deny(subject, detail, "evidence or signature missing or too large");
+      }
+      evidenceBytes = Base64.getUrlDecoder().decode(untrustedEvidence);
+      signature = Base64.getUrlDecoder().decode(untrustedSignature);
+      @SuppressWarnings("unchecked")
+      Map<String, Object> parsed = JSON.readValue(evidenceBytes, Map.class);
+      evidence = parsed;
+    } catch (Exception e) {
+      return deny(subject, detail, "evidence malformed");
+    }
+    byte[] digest = LoginTranscript.digest(s.challengeBytes, exporter, evidenceBytes);
+    EnrolledMachine em = enrolled(fresh);
+    List<FactorResult> results = new ArrayList<>();
+    for (var entry : s.challenges.entrySet()) {
+      String factor = entry.getKey();
+      Object ev = evidence.get(factor);
+      @SuppressWarnings("unchecked")
+      Map<String, Object> factorEvidence = ev instanceof Map<?, ?> m ? (Map<String, Object>) m : Map.of();
+      VerificationContext ctx = new Context(em, source, digest, signature, entry.getValue());
+      FactorResult r;
+      try {
+        r = FactorResult.stamp(factor, verifiers.get(factor).verify(ctx, factorEvidence));
+      } catch (RuntimeException e) {
+        r = new FactorResult(factor, FactorStatus.FAIL, "verifier error: " + e.getClass().getSimpleName());
+      }
+      results.add(r);
+    }
+    detail.put("factors", results.stream().map(r -> Map.of("factor", r.factor(), "status", r.status().name(), "reason", r.reason())).toList());
+    boolean allPassed = results.stream().allMatch(FactorResult::passed);
+    if (!allPassed) return deny(subject, detail, "required factor did not pass");
+    List<String> amr = results.stream().map(FactorResult::factor).toList();
+    String acr = "m2mfa:" + Math.min(3, amr.size()) + "fa";
+    String x5t = null;
+    if (clientCert != null && s.machine.spiffeId().equals(CertificateAuthority.spiffeIdOf(clientCert))
+        && clientCert.getPublicKey().equals(em.identityKey())) {
+      x5t = CertificateAuthority.thumbprint(clientCert);
+    }
+    TokenIssuer.IssuedToken token = tokens.issue(fresh.spiffeId(), fresh.name(), s.audience, amr, acr, fresh.keyThumbprint(), x5t,
+        config.tokenLifetime());
+    String chain = null;
+    if (wantCertificate) {
+      X509Certificate cert = ca.issueMachine(fresh.name(), em.identityKey(), config.certificateLifetime());
+      chain = Pem.encodeChain(ca.chainFor(cert));
+      detail.put("certificate_serial", cert.getSerialNumber().toString(16));
+    }
+    detail.put("decision", "allow");
+    detail.put("amr", amr);
+    detail.put("acr", acr);
+    detail.put("jti", token.jti());
+    audit.appendAndWait("login.allowed", subject, detail);
+    return Optional.of(new Success(token.jwt(), config.tokenLifetime().toSeconds(), amr, acr, chain));
+  }
+
+  private Optional<Success> deny(String subject, Map<String, Object> detail, String reason) {
+    detail.put("decision", "deny");
+    detail.put("reason", reason);
+    audit.appendAndWait("login.denied", subject, detail);
+    return Optional.empty();
+  }
+
+  private void sweepSometimes() {
+    if (sinceSweep.incrementAndGet() % 1024 != 0 && sessions.size() < MAX_SESSIONS) return;
+    long now = System.currentTimeMillis();
+    sessions.values().removeIf(s -> s.expiresAt < now);
+  }
+
+  public static EnrolledMachine enrolled(MachineRecord m) {
+    try {
+      PublicKey key = KeyFactory.getInstance("EC").generatePublic(new X509EncodedKeySpec(Base64.getDecoder().decode(m.publicKey())));
+      List<Cidr> nets = m.networks().isBlank() ? List.of() : java.util.Arrays.stream(m.networks().split(",")).map(Cidr::parse).toList();
+      return new EnrolledMachine(m.name(), m.spiffeId(), m.policyClass(), key, nets);
+    } catch (java.security.GeneralSecurityException e) {
+      throw new IllegalStateException("stored key of machine " + m.name() + " is unreadable", e);
+    }
+  }
+
+  private static String randomId(int bytes) {
+    byte[] b = new byte[bytes];
+    RANDOM.nextBytes(b);
+    return Base64.getUrlEncoder().withoutPadding().encodeToString(b);
+  }
+
+  private record Context(EnrolledMachine machine, InetAddress sourceAddress, byte[] transcriptDigest,
+      byte[] untrustedTranscriptSignature, Map<String, Object> challenge) implements VerificationContext {}
+
+  /** A client error in the start request. */
+  public static final class BadRequest extends RuntimeException {
+    public BadRequest(String message) {
+      super(message);
+    }
+  }
+
+  /** Too many open login sessions. */
+  public static final class Overloaded extends RuntimeException {
+    public Overloaded() {
+      super("too many pending logins");
+    }
+  }
+}

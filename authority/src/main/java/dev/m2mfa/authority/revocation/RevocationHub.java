@@ -1,0 +1,94 @@
+package dev.m2mfa.authority.revocation;
+
+import dev.m2mfa.authority.store.RevocationRecord;
+import dev.m2mfa.authority.store.Store;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The revocation event stream. An event is appended to the store (durable) before it is
+ * visible here, and visible here before the admin call returns; every subscriber blocked in
+ * {@link #awaitAfter} wakes at once, so propagation is one write per subscriber.
+ */
+public final class RevocationHub {
+  private final Store store;
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition changed = lock.newCondition();
+  private final List<RevocationRecord> events = new ArrayList<>();
+  private final Map<String, RevocationRecord> revoked = new LinkedHashMap<>();
+
+  public RevocationHub(Store store) {
+    this.store = store;
+    long seq = 0;
+    while (true) {
+      List<RevocationRecord> page = store.revocations().after(seq, 10_000);
+      page.forEach(this::apply);
+      if (page.size() < 10_000) break;
+      seq = page.getLast().seq();
+    }
+  }
+
+  /** Makes {@code event} visible to subscribers; the caller has already stored it durably. */
+  public void publish(RevocationRecord event) {
+    lock.lock();
+    try {
+      apply(event);
+      changed.signalAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void apply(RevocationRecord e) {
+    events.add(e);
+    if ("revoke".equals(e.kind())) revoked.put(e.subject(), e);
+    else revoked.remove(e.subject());
+  }
+
+  public record Snapshot(long seq, List<RevocationRecord> revoked) {}
+
+  public Snapshot snapshot() {
+    lock.lock();
+    try {
+      return new Snapshot(latestSeqLocked(), List.copyOf(revoked.values()));
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  public long latestSeq() {
+    lock.lock();
+    try {
+      return latestSeqLocked();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private long latestSeqLocked() {
+    return events.isEmpty() ? 0 : events.getLast().seq();
+  }
+
+  /** Events with seq greater than {@code after}, waiting up to {@code timeoutMillis} for one. */
+  public List<RevocationRecord> awaitAfter(long after, long timeoutMillis) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
+    lock.lock();
+    try {
+      while (latestSeqLocked() <= after) {
+        long left = deadline - System.nanoTime();
+        if (left <= 0) return List.of();
+        changed.awaitNanos(left);
+      }
+      List<RevocationRecord> out = new ArrayList<>();
+      for (int i = events.size() - 1; i >= 0 && events.get(i).seq() > after; i--) out.addFirst(events.get(i));
+      return out;
+    } finally {
+      lock.unlock();
+    }
+  }
+}

@@ -1,0 +1,128 @@
+package dev.m2mfa.authority.token;
+
+import com.nimbusds.jose.JOSEException;
+import com.nimbusds.jose.JWSAlgorithm;
+import com.nimbusds.jose.crypto.ECDSASigner;
+import com.nimbusds.jose.jwk.Curve;
+import com.nimbusds.jose.jwk.ECKey;
+import com.nimbusds.jose.jwk.JWKSet;
+import com.nimbusds.jose.jwk.KeyUse;
+import dev.m2mfa.api.pki.KeyFiles;
+import dev.m2mfa.api.pki.Pem;
+import dev.m2mfa.authority.store.SigningKeyRecord;
+import dev.m2mfa.authority.store.Store;
+import java.io.IOException;
+import java.io.StringReader;
+import java.security.KeyPair;
+import java.security.PrivateKey;
+import java.security.interfaces.ECPublicKey;
+import java.text.ParseException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
+import org.bouncycastle.openssl.PEMParser;
+import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
+import org.bouncycastle.openssl.jcajce.JcaPKCS8Generator;
+import org.bouncycastle.openssl.jcajce.JceOpenSSLPKCS8DecryptorProviderBuilder;
+import org.bouncycastle.openssl.jcajce.JceOpenSSLPKCS8EncryptorBuilder;
+import org.bouncycastle.pkcs.PKCS8EncryptedPrivateKeyInfo;
+
+/**
+ * The token-signing keys: one primary that signs, older ones published in the JWKS until
+ * every token they signed has expired ({@code publish_until = retired + max token lifetime +
+ * skew}), then dropped. Private keys are stored encrypted under the operator's passphrase and
+ * never leave this class: callers get a {@link ECDSASigner} handle for the primary.
+ */
+public final class SigningKeyring {
+  private final Store store;
+  private final char[] passphrase;
+  private final Duration publishAfterRetire;
+  private volatile Primary primary;
+  private volatile String jwksJson;
+
+  /** The key that signs now. */
+  public record Primary(String kid, ECDSASigner signer) {
+    @Override
+    public String toString() {
+      return "Primary[kid=" + kid + "]";
+    }
+  }
+
+  public SigningKeyring(Store store, char[] passphrase, Duration maxTokenLifetime) {
+    this.store = store;
+    this.passphrase = passphrase.clone();
+    this.publishAfterRetire = maxTokenLifetime.plusMinutes(2);
+    if (store.signingKeys().all().stream().noneMatch(k -> k.retiredAt() == null)) rotate();
+    else reload();
+  }
+
+  public Primary primary() {
+    return primary;
+  }
+
+  public String jwksJson() {
+    return jwksJson;
+  }
+
+  /** Creates a new primary key and retires the current one (still published for a while). */
+  public synchronized String rotate() {
+    long now = System.currentTimeMillis();
+    KeyPair kp = KeyFiles.newP256();
+    String kid;
+    try {
+      ECKey jwk = new ECKey.Builder(Curve.P_256, (ECPublicKey) kp.getPublic()).keyUse(KeyUse.SIGNATURE)
+          .algorithm(JWSAlgorithm.ES256).keyIDFromThumbprint().build();
+      kid = jwk.getKeyID();
+      var enc = new JceOpenSSLPKCS8EncryptorBuilder(org.bouncycastle.openssl.PKCS8Generator.AES_256_CBC).setIterationCount(100_000)
+          .setPRF(new org.bouncycastle.asn1.x509.AlgorithmIdentifier(org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers.id_hmacWithSHA256, org.bouncycastle.asn1.DERNull.INSTANCE)).setPassword(passphrase).build();
+      String pem = Pem.encode(new JcaPKCS8Generator(kp.getPrivate(), enc).generate());
+      store.transaction(() -> {
+        for (SigningKeyRecord k : store.signingKeys().all()) {
+          if (k.retiredAt() == null) store.signingKeys().retire(k.kid(), now, now + publishAfterRetire.toMillis());
+        }
+        store.signingKeys().insert(new SigningKeyRecord(kid, jwk.toJSONString(), pem, now, null, null));
+        return null;
+      });
+    } catch (JOSEException | org.bouncycastle.operator.OperatorCreationException | IOException e) {
+      throw new IllegalStateException("signing key rotation failed", e);
+    }
+    reload();
+    return kid;
+  }
+
+  /** Drops keys past their publication window and rebuilds the JWKS. */
+  public synchronized void reload() {
+    long now = System.currentTimeMillis();
+    List<ECKey> published = new ArrayList<>();
+    Primary p = null;
+    for (SigningKeyRecord k : store.signingKeys().all()) {
+      if (k.publishUntil() != null && k.publishUntil() < now) {
+        store.signingKeys().delete(k.kid());
+        continue;
+      }
+      try {
+        published.add(ECKey.parse(k.publicJwk()));
+      } catch (ParseException e) {
+        throw new IllegalStateException("stored signing key " + k.kid() + " is unreadable", e);
+      }
+      if (k.retiredAt() == null) p = new Primary(k.kid(), signerFor(k));
+    }
+    if (p == null) throw new IllegalStateException("no primary signing key");
+    primary = p;
+    jwksJson = new JWKSet(new ArrayList<>(published)).toString(true);
+  }
+
+  private ECDSASigner signerFor(SigningKeyRecord k) {
+    try (PEMParser parser = new PEMParser(new StringReader(k.encryptedPrivateKey()))) {
+      var enc = (PKCS8EncryptedPrivateKeyInfo) parser.readObject();
+      PrivateKeyInfo info = enc.decryptPrivateKeyInfo(new JceOpenSSLPKCS8DecryptorProviderBuilder().build(passphrase));
+      PrivateKey key = new JcaPEMKeyConverter().getPrivateKey(info);
+      ECDSASigner signer = new ECDSASigner((java.security.interfaces.ECPrivateKey) key);
+      signer.getJCAContext().setProvider(Crypto.provider());
+      return signer;
+    } catch (Exception e) {
+      throw new IllegalStateException("the passphrase does not open signing key " + k.kid());
+    }
+  }
+}
