@@ -32,8 +32,15 @@ public record TokenRequest(String untrustedAuthorization, String untrustedDpop, 
             throw new IllegalArgumentException("The HTTP method is required.");
         }
         Objects.requireNonNull(uri, "The request URI is required.");
-        if (!uri.isAbsolute() || uri.getRawAuthority() == null) {
-            throw new IllegalArgumentException("The request URI must be absolute, with a host: " + redact(uri));
+        String scheme = uri.getScheme();
+        boolean valid = "https".equalsIgnoreCase(scheme) || "http".equalsIgnoreCase(scheme);
+        try {
+            Htu.normalize(uri);
+        } catch (IllegalArgumentException e) {
+            valid = false;
+        }
+        if (!valid) {
+            throw new IllegalArgumentException("The request URI must be an absolute http or https URI with a host.");
         }
         requiredAmr = requiredAmr == null ? Set.of() : Set.copyOf(requiredAmr);
         for (String f : requiredAmr) {
@@ -60,7 +67,7 @@ public record TokenRequest(String untrustedAuthorization, String untrustedDpop, 
     }
 
     private static String redact(URI uri) {
-        return uri.getScheme() + "://" + uri.getRawAuthority() + (uri.getRawPath() == null ? "" : uri.getRawPath());
+        return uri == null ? "null" : uri.getScheme() + "://" + uri.getRawAuthority() + (uri.getRawPath() == null ? "" : uri.getRawPath());
     }
 
     /** Builds a {@link TokenRequest}. */

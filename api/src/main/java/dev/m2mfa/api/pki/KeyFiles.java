@@ -25,6 +25,7 @@ import org.bouncycastle.pkcs.PKCS8EncryptedPrivateKeyInfo;
  */
 public final class KeyFiles {
   private static final int PBKDF2_ITERATIONS = 210_000;
+  private static final java.security.Provider BC = new org.bouncycastle.jce.provider.BouncyCastleProvider();
 
   private KeyFiles() {}
 
@@ -39,25 +40,37 @@ public final class KeyFiles {
   }
 
   public static void writeEncrypted(Path file, PrivateKey key, char[] passphrase) throws IOException {
+    writePrivate(file, encryptToPem(key, passphrase));
+  }
+
+  public static PrivateKey readEncrypted(Path file, char[] passphrase) throws IOException {
+    return decryptPem(Files.readString(file), passphrase);
+  }
+
+  /** Encrypted PKCS#8 PEM of {@code key} under {@code passphrase}. */
+  public static String encryptToPem(PrivateKey key, char[] passphrase) throws IOException {
     try {
       OutputEncryptor enc = new JceOpenSSLPKCS8EncryptorBuilder(org.bouncycastle.openssl.PKCS8Generator.AES_256_CBC)
+          .setProvider(BC)
           .setIterationCount(PBKDF2_ITERATIONS)
           .setPRF(new org.bouncycastle.asn1.x509.AlgorithmIdentifier(org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers.id_hmacWithSHA256, org.bouncycastle.asn1.DERNull.INSTANCE))
           .setPassword(passphrase)
           .build();
-      writePrivate(file, Pem.encode(new JcaPKCS8Generator(key, enc).generate()));
+      return Pem.encode(new JcaPKCS8Generator(key, enc).generate());
     } catch (org.bouncycastle.operator.OperatorCreationException e) {
       throw new IOException("cannot encrypt key", e);
     }
   }
 
-  public static PrivateKey readEncrypted(Path file, char[] passphrase) throws IOException {
-    try (PEMParser p = new PEMParser(new StringReader(Files.readString(file)))) {
+  /** Decrypts an encrypted PKCS#8 PEM; a wrong passphrase or a tampered file both fail the same way. */
+  public static PrivateKey decryptPem(String pem, char[] passphrase) throws IOException {
+    if (pem.length() > Pem.MAX_PEM_CHARS) throw new IOException("key file too large");
+    try (PEMParser p = new PEMParser(new StringReader(pem))) {
       Object o = p.readObject();
-      if (!(o instanceof PKCS8EncryptedPrivateKeyInfo enc)) throw new IOException("not an encrypted PKCS#8 key: " + file.getFileName());
-      PrivateKeyInfo info = enc.decryptPrivateKeyInfo(new JceOpenSSLPKCS8DecryptorProviderBuilder().build(passphrase));
+      if (!(o instanceof PKCS8EncryptedPrivateKeyInfo enc)) throw new IOException("not an encrypted PKCS#8 key");
+      PrivateKeyInfo info = enc.decryptPrivateKeyInfo(new JceOpenSSLPKCS8DecryptorProviderBuilder().setProvider(BC).build(passphrase));
       return new JcaPEMKeyConverter().getPrivateKey(info);
-    } catch (org.bouncycastle.operator.OperatorCreationException | org.bouncycastle.pkcs.PKCSException e) {
+    } catch (org.bouncycastle.operator.OperatorCreationException | org.bouncycastle.pkcs.PKCSException | RuntimeException e) {
       throw new WrongPassphraseException();
     }
   }

@@ -68,7 +68,7 @@ public final class CertificateAuthority {
     X509Certificate root = build(new X500Name("CN=m2mfa root CA, O=" + trustDomain), rootKeys.getPublic(),
         new X500Name("CN=m2mfa root CA, O=" + trustDomain), rootKeys.getPrivate(), null, now, Duration.ofDays(3650), true, 1, null, null);
     X509Certificate issuing = build(new X500Name("CN=m2mfa issuing CA, O=" + trustDomain), issuingKeys.getPublic(),
-        new X500Name(root.getSubjectX500Principal().getName()), rootKeys.getPrivate(), root, now, Duration.ofDays(1825), true, 0, null, null);
+        X500Name.getInstance(root.getSubjectX500Principal().getEncoded()), rootKeys.getPrivate(), root, now, Duration.ofDays(1825), true, 0, null, null);
     Files.writeString(caDir.resolve("root.pem"), Pem.encode(root));
     Files.writeString(caDir.resolve("issuing.pem"), Pem.encode(issuing));
     KeyFiles.writeEncrypted(caDir.resolve("root.key"), rootKeys.getPrivate(), passphrase);
@@ -109,7 +109,7 @@ public final class CertificateAuthority {
 
   private X509Certificate issueClient(String subject, String spiffeId, PublicKey key, Duration lifetime) {
     GeneralNames san = new GeneralNames(new GeneralName(GeneralName.uniformResourceIdentifier, spiffeId));
-    return build(new X500Name(subject), key, new X500Name(issuing.getSubjectX500Principal().getName()), issuingKey, issuing,
+    return build(new X500Name(subject), key, X500Name.getInstance(issuing.getSubjectX500Principal().getEncoded()), issuingKey, issuing,
         Instant.now(), lifetime, false, -1, san, KeyPurposeId.id_kp_clientAuth);
   }
 
@@ -120,7 +120,7 @@ public final class CertificateAuthority {
       boolean ip = n.matches("[0-9.]+") || n.contains(":");
       sans.add(new GeneralName(ip ? GeneralName.iPAddress : GeneralName.dNSName, n));
     }
-    return build(new X500Name("CN=m2mfa authority"), key, new X500Name(issuing.getSubjectX500Principal().getName()), issuingKey, issuing,
+    return build(new X500Name("CN=m2mfa authority"), key, X500Name.getInstance(issuing.getSubjectX500Principal().getEncoded()), issuingKey, issuing,
         Instant.now(), lifetime, false, -1, new GeneralNames(sans.toArray(GeneralName[]::new)), KeyPurposeId.id_kp_serverAuth);
   }
 

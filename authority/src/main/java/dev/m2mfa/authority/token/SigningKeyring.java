@@ -8,11 +8,9 @@ import com.nimbusds.jose.jwk.ECKey;
 import com.nimbusds.jose.jwk.JWKSet;
 import com.nimbusds.jose.jwk.KeyUse;
 import dev.m2mfa.api.pki.KeyFiles;
-import dev.m2mfa.api.pki.Pem;
 import dev.m2mfa.authority.store.SigningKeyRecord;
 import dev.m2mfa.authority.store.Store;
 import java.io.IOException;
-import java.io.StringReader;
 import java.security.KeyPair;
 import java.security.PrivateKey;
 import java.security.interfaces.ECPublicKey;
@@ -20,13 +18,6 @@ import java.text.ParseException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
-import org.bouncycastle.openssl.PEMParser;
-import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
-import org.bouncycastle.openssl.jcajce.JcaPKCS8Generator;
-import org.bouncycastle.openssl.jcajce.JceOpenSSLPKCS8DecryptorProviderBuilder;
-import org.bouncycastle.openssl.jcajce.JceOpenSSLPKCS8EncryptorBuilder;
-import org.bouncycastle.pkcs.PKCS8EncryptedPrivateKeyInfo;
 
 /**
  * The token-signing keys: one primary that signs, older ones published in the JWKS until
@@ -74,9 +65,7 @@ public final class SigningKeyring {
       ECKey jwk = new ECKey.Builder(Curve.P_256, (ECPublicKey) kp.getPublic()).keyUse(KeyUse.SIGNATURE)
           .algorithm(JWSAlgorithm.ES256).keyIDFromThumbprint().build();
       kid = jwk.getKeyID();
-      var enc = new JceOpenSSLPKCS8EncryptorBuilder(org.bouncycastle.openssl.PKCS8Generator.AES_256_CBC).setIterationCount(100_000)
-          .setPRF(new org.bouncycastle.asn1.x509.AlgorithmIdentifier(org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers.id_hmacWithSHA256, org.bouncycastle.asn1.DERNull.INSTANCE)).setPassword(passphrase).build();
-      String pem = Pem.encode(new JcaPKCS8Generator(kp.getPrivate(), enc).generate());
+      String pem = KeyFiles.encryptToPem(kp.getPrivate(), passphrase);
       store.transaction(() -> {
         for (SigningKeyRecord k : store.signingKeys().all()) {
           if (k.retiredAt() == null) store.signingKeys().retire(k.kid(), now, now + publishAfterRetire.toMillis());
@@ -84,7 +73,7 @@ public final class SigningKeyring {
         store.signingKeys().insert(new SigningKeyRecord(kid, jwk.toJSONString(), pem, now, null, null));
         return null;
       });
-    } catch (JOSEException | org.bouncycastle.operator.OperatorCreationException | IOException e) {
+    } catch (JOSEException | IOException e) {
       throw new IllegalStateException("signing key rotation failed", e);
     }
     reload();
@@ -114,10 +103,8 @@ public final class SigningKeyring {
   }
 
   private ECDSASigner signerFor(SigningKeyRecord k) {
-    try (PEMParser parser = new PEMParser(new StringReader(k.encryptedPrivateKey()))) {
-      var enc = (PKCS8EncryptedPrivateKeyInfo) parser.readObject();
-      PrivateKeyInfo info = enc.decryptPrivateKeyInfo(new JceOpenSSLPKCS8DecryptorProviderBuilder().build(passphrase));
-      PrivateKey key = new JcaPEMKeyConverter().getPrivateKey(info);
+    try {
+      PrivateKey key = KeyFiles.decryptPem(k.encryptedPrivateKey(), passphrase);
       ECDSASigner signer = new ECDSASigner((java.security.interfaces.ECPrivateKey) key);
       signer.getJCAContext().setProvider(Crypto.provider());
       return signer;

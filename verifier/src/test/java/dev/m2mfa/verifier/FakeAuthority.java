@@ -1,0 +1,249 @@
+package dev.m2mfa.verifier;
+
+import com.nimbusds.jose.util.JSONObjectUtils;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsParameters;
+import com.sun.net.httpserver.HttpsServer;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.security.KeyPair;
+import java.security.KeyStore;
+import java.security.cert.Certificate;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import javax.net.ssl.KeyManagerFactory;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLParameters;
+
+/**
+ * A real HTTPS server on 127.0.0.1 standing in for the authority: it serves a JWKS the test
+ * sets and an NDJSON revocation stream the test drives (revoke, reinstate, heartbeats on or
+ * off, drop connections), as PROTOCOL.md describes them.
+ */
+final class FakeAuthority implements AutoCloseable {
+
+    final TestPki pki = new TestPki("m2mfa test root");
+    private final HttpsServer server;
+    private final ExecutorService executor = Executors.newVirtualThreadPerTaskExecutor();
+    private final Duration heartbeatInterval;
+
+    private volatile String jwksJson = "{\"keys\":[]}";
+    final AtomicInteger jwksRequests = new AtomicInteger();
+    /** The {@code after} parameter of every stream request, in order. */
+    final List<Long> streamAfters = new CopyOnWriteArrayList<>();
+
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition changed = lock.newCondition();
+    private final List<Map<String, Object>> events = new ArrayList<>(); // guarded by lock; events.get(i).seq == i + 1
+    private final Set<HttpExchange> openStreams = ConcurrentHashMap.newKeySet();
+    private volatile boolean heartbeats = true;
+    private volatile boolean stopped;
+
+    FakeAuthority(Duration heartbeatInterval) throws Exception {
+        this.heartbeatInterval = heartbeatInterval;
+        KeyPair serverKeys = TestPki.p256();
+        X509Certificate serverCert = pki.serverCertificate(serverKeys.getPublic());
+        char[] pw = "test".toCharArray();
+        KeyStore ks = KeyStore.getInstance("PKCS12");
+        ks.load(null, null);
+        ks.setKeyEntry("server", serverKeys.getPrivate(), pw, new Certificate[] {serverCert, pki.ca});
+        KeyManagerFactory kmf = KeyManagerFactory.getInstance("SunX509");
+        kmf.init(ks, pw);
+        SSLContext ctx = SSLContext.getInstance("TLSv1.3");
+        ctx.init(kmf.getKeyManagers(), null, null);
+        server = HttpsServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        server.setHttpsConfigurator(new HttpsConfigurator(ctx) {
+            @Override
+            public void configure(HttpsParameters params) {
+                SSLParameters p = ctx.getDefaultSSLParameters();
+                p.setProtocols(new String[] {"TLSv1.3"});
+                params.setSSLParameters(p);
+            }
+        });
+        server.setExecutor(executor);
+        server.createContext("/.well-known/jwks.json", this::jwks);
+        server.createContext("/v1/revocations/stream", this::stream);
+        server.start();
+    }
+
+    URI base() {
+        return URI.create("https://127.0.0.1:" + server.getAddress().getPort());
+    }
+
+    X509Certificate root() {
+        return pki.ca;
+    }
+
+    void setJwks(String json) {
+        this.jwksJson = json;
+    }
+
+    /** Appends a revoke event and returns its seq. */
+    long revoke(String sub) {
+        return append("revoke", sub);
+    }
+
+    long reinstate(String sub) {
+        return append("reinstate", sub);
+    }
+
+    long latestSeq() {
+        lock.lock();
+        try {
+            return events.size();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    void heartbeats(boolean on) {
+        this.heartbeats = on;
+    }
+
+    /** Cuts every open stream connection (the verifier must reconnect and resume). */
+    void dropStreams() {
+        for (HttpExchange ex : openStreams) {
+            ex.close();
+        }
+    }
+
+    private long append(String type, String sub) {
+        lock.lock();
+        try {
+            Map<String, Object> e = new LinkedHashMap<>();
+            e.put("type", type);
+            e.put("seq", (long) events.size() + 1);
+            e.put("sub", sub);
+            e.put("at", System.currentTimeMillis());
+            events.add(e);
+            changed.signalAll();
+            return events.size();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void jwks(HttpExchange ex) throws IOException {
+        jwksRequests.incrementAndGet();
+        byte[] body = jwksJson.getBytes(StandardCharsets.UTF_8);
+        ex.getResponseHeaders().set("Content-Type", "application/json");
+        ex.sendResponseHeaders(200, body.length);
+        try (OutputStream os = ex.getResponseBody()) {
+            os.write(body);
+        }
+    }
+
+    private void stream(HttpExchange ex) throws IOException {
+        String query = ex.getRequestURI().getRawQuery();
+        long after = query != null && query.startsWith("after=") ? Long.parseLong(query.substring(6)) : 0;
+        streamAfters.add(after);
+        ex.getResponseHeaders().set("Content-Type", "application/x-ndjson");
+        ex.sendResponseHeaders(200, 0);
+        openStreams.add(ex);
+        try (OutputStream os = ex.getResponseBody()) {
+            long cursor = after;
+            if (after == 0) {
+                lock.lock();
+                Map<String, Object> snapshot = new LinkedHashMap<>();
+                try {
+                    snapshot.put("type", "snapshot");
+                    snapshot.put("seq", (long) events.size());
+                    snapshot.put("revoked", revokedNow());
+                    cursor = events.size();
+                } finally {
+                    lock.unlock();
+                }
+                line(os, snapshot);
+            }
+            long lastBeat = System.nanoTime();
+            while (!stopped) {
+                List<Map<String, Object>> pending = new ArrayList<>();
+                long latest;
+                lock.lock();
+                try {
+                    if (events.size() <= cursor) {
+                        changed.awaitNanos(heartbeatInterval.toNanos() / 2);
+                    }
+                    for (long s = cursor; s < events.size(); s++) {
+                        pending.add(events.get((int) s));
+                    }
+                    cursor = events.size();
+                    latest = events.size();
+                } finally {
+                    lock.unlock();
+                }
+                for (Map<String, Object> e : pending) {
+                    line(os, e);
+                }
+                if (heartbeats && System.nanoTime() - lastBeat >= heartbeatInterval.toNanos()) {
+                    Map<String, Object> hb = new LinkedHashMap<>();
+                    hb.put("type", "heartbeat");
+                    hb.put("seq", latest);
+                    hb.put("at", System.currentTimeMillis());
+                    line(os, hb);
+                    lastBeat = System.nanoTime();
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (IOException e) {
+            // the client went away or we dropped it
+        } finally {
+            openStreams.remove(ex);
+            ex.close();
+        }
+    }
+
+    private List<Map<String, Object>> revokedNow() {
+        Map<String, Map<String, Object>> bySub = new LinkedHashMap<>();
+        for (Map<String, Object> e : events) {
+            String sub = (String) e.get("sub");
+            if (e.get("type").equals("revoke")) {
+                Map<String, Object> r = new LinkedHashMap<>();
+                r.put("sub", sub);
+                r.put("seq", e.get("seq"));
+                r.put("at", e.get("at"));
+                bySub.put(sub, r);
+            } else {
+                bySub.remove(sub);
+            }
+        }
+        return new ArrayList<>(bySub.values());
+    }
+
+    private static void line(OutputStream os, Map<String, Object> o) throws IOException {
+        os.write((JSONObjectUtils.toJSONString(o) + "\n").getBytes(StandardCharsets.UTF_8));
+        os.flush();
+    }
+
+    @Override
+    public void close() {
+        stopped = true;
+        lock.lock();
+        try {
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+        dropStreams();
+        server.stop(0);
+        executor.shutdownNow();
+    }
+}
