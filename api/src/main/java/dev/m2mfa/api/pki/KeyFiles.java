@@ -25,7 +25,8 @@ import org.bouncycastle.pkcs.PKCS8EncryptedPrivateKeyInfo;
  */
 public final class KeyFiles {
   private static final int PBKDF2_ITERATIONS = 210_000;
-  private static final java.security.Provider BC = new org.bouncycastle.jce.provider.BouncyCastleProvider();
+  private static final String PBE = "PBEWithHmacSHA256AndAES_256";
+  private static final java.security.SecureRandom RANDOM = new java.security.SecureRandom();
 
   private KeyFiles() {}
 
@@ -47,17 +48,28 @@ public final class KeyFiles {
     return decryptPem(Files.readString(file), passphrase);
   }
 
-  /** Encrypted PKCS#8 PEM of {@code key} under {@code passphrase}. */
+  /**
+   * Encrypted PKCS#8 PEM of {@code key} under {@code passphrase}: PBES2 with
+   * PBKDF2-HMAC-SHA256 and AES-256-CBC, through the JDK's provider (its PBKDF2 uses the CPU's
+   * SHA instructions; several times faster here than a pure-Java implementation).
+   */
   public static String encryptToPem(PrivateKey key, char[] passphrase) throws IOException {
     try {
-      OutputEncryptor enc = new JceOpenSSLPKCS8EncryptorBuilder(org.bouncycastle.openssl.PKCS8Generator.AES_256_CBC)
-          .setProvider(BC)
-          .setIterationCount(PBKDF2_ITERATIONS)
-          .setPRF(new org.bouncycastle.asn1.x509.AlgorithmIdentifier(org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers.id_hmacWithSHA256, org.bouncycastle.asn1.DERNull.INSTANCE))
-          .setPassword(passphrase)
-          .build();
-      return Pem.encode(new JcaPKCS8Generator(key, enc).generate());
-    } catch (org.bouncycastle.operator.OperatorCreationException e) {
+      byte[] salt = new byte[16];
+      byte[] iv = new byte[16];
+      RANDOM.nextBytes(salt);
+      RANDOM.nextBytes(iv);
+      javax.crypto.SecretKeyFactory f = javax.crypto.SecretKeyFactory.getInstance(PBE);
+      javax.crypto.SecretKey pbeKey = f.generateSecret(new javax.crypto.spec.PBEKeySpec(passphrase));
+      javax.crypto.Cipher c = javax.crypto.Cipher.getInstance(PBE);
+      c.init(javax.crypto.Cipher.ENCRYPT_MODE, pbeKey,
+          new javax.crypto.spec.PBEParameterSpec(salt, PBKDF2_ITERATIONS, new javax.crypto.spec.IvParameterSpec(iv)));
+      java.security.AlgorithmParameters pbes2 = java.security.AlgorithmParameters.getInstance("PBES2");
+      pbes2.init(c.getParameters().getEncoded());
+      byte[] der = new javax.crypto.EncryptedPrivateKeyInfo(pbes2, c.doFinal(key.getEncoded())).getEncoded();
+      return "-----BEGIN ENCRYPTED PRIVATE KEY-----\n" + java.util.Base64.getMimeEncoder(64, new byte[] {'\n'}).encodeToString(der)
+          + "\n-----END ENCRYPTED PRIVATE KEY-----\n";
+    } catch (java.security.GeneralSecurityException e) {
       throw new IOException("cannot encrypt key", e);
     }
   }
@@ -65,12 +77,16 @@ public final class KeyFiles {
   /** Decrypts an encrypted PKCS#8 PEM; a wrong passphrase or a tampered file both fail the same way. */
   public static PrivateKey decryptPem(String pem, char[] passphrase) throws IOException {
     if (pem.length() > Pem.MAX_PEM_CHARS) throw new IOException("key file too large");
-    try (PEMParser p = new PEMParser(new StringReader(pem))) {
-      Object o = p.readObject();
-      if (!(o instanceof PKCS8EncryptedPrivateKeyInfo enc)) throw new IOException("not an encrypted PKCS#8 key");
-      PrivateKeyInfo info = enc.decryptPrivateKeyInfo(new JceOpenSSLPKCS8DecryptorProviderBuilder().setProvider(BC).build(passphrase));
-      return new JcaPEMKeyConverter().getPrivateKey(info);
-    } catch (org.bouncycastle.operator.OperatorCreationException | org.bouncycastle.pkcs.PKCSException | RuntimeException e) {
+    try {
+      String b64 = pem.replace("-----BEGIN ENCRYPTED PRIVATE KEY-----", "").replace("-----END ENCRYPTED PRIVATE KEY-----", "");
+      var info = new javax.crypto.EncryptedPrivateKeyInfo(java.util.Base64.getMimeDecoder().decode(b64));
+      javax.crypto.SecretKey pbeKey = javax.crypto.SecretKeyFactory.getInstance(info.getAlgName())
+          .generateSecret(new javax.crypto.spec.PBEKeySpec(passphrase));
+      javax.crypto.Cipher c = javax.crypto.Cipher.getInstance(info.getAlgName());
+      c.init(javax.crypto.Cipher.DECRYPT_MODE, pbeKey, info.getAlgParameters());
+      var spec = info.getKeySpec(c);
+      return java.security.KeyFactory.getInstance("EC").generatePrivate(spec);
+    } catch (java.security.GeneralSecurityException | RuntimeException e) {
       throw new WrongPassphraseException();
     }
   }
