@@ -169,7 +169,7 @@ public final class LoginService {
       }
       results.add(r);
     }
-    detail.put("factors", results.stream().map(r -> Map.of("factor", r.factor(), "status", r.status().name(), "reason", r.reason())).toList());
+    detail.put("factors", results.stream().map(LoginService::auditEntry).toList());
     boolean allPassed = results.stream().allMatch(FactorResult::passed);
     if (!allPassed) return deny(subject, detail, "required factor did not pass");
     List<String> amr = results.stream().map(FactorResult::factor).toList();
@@ -193,6 +193,14 @@ public final class LoginService {
     detail.put("jti", token.jti());
     audit.appendAndWait("login.allowed", subject, detail);
     return Optional.of(new Success(token.jwt(), config.tokenLifetime().toSeconds(), amr, acr, chain));
+  }
+
+  private static Map<String, Object> auditEntry(FactorResult r) {
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("factor", r.factor());
+    m.put("status", r.status().name());
+    m.put("reason", r.reason());
+    return m;
   }
 
   private Optional<Success> deny(String subject, Map<String, Object> detail, String reason) {
