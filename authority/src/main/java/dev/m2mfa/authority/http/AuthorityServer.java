@@ -4,7 +4,6 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.m2mfa.api.Cidr;
 import dev.m2mfa.api.LoginTranscript;
 import dev.m2mfa.api.pki.Pem;
 import dev.m2mfa.authority.Authority;
@@ -500,23 +499,6 @@ public final class AuthorityServer implements AutoCloseable {
   private InetAddress source(Request request) {
     SocketAddress sa = request.getConnectionMetaData().getRemoteSocketAddress();
     InetAddress peer = ((InetSocketAddress) sa).getAddress();
-    List<Cidr> proxies = authority.config().trustedProxies();
-    if (proxies.isEmpty() || proxies.stream().noneMatch(c -> c.contains(peer))) return peer;
-    String xff = request.getHeaders().get("X-Forwarded-For");
-    if (xff == null) return peer;
-    String[] hops = xff.split(",");
-    InetAddress current = peer;
-    for (int i = hops.length - 1; i >= 0; i--) {
-      InetAddress hop;
-      try {
-        hop = InetAddress.ofLiteral(hops[i].strip());
-      } catch (IllegalArgumentException e) {
-        return current; // an unparsable hop: trust nothing beyond it
-      }
-      current = hop;
-      final InetAddress h = hop;
-      if (proxies.stream().noneMatch(c -> c.contains(h))) return hop;
-    }
-    return current;
+    return ClientAddress.resolve(peer, request.getHeaders().get("X-Forwarded-For"), authority.config().trustedProxies());
   }
 }
