@@ -47,6 +47,9 @@ public record AuthorityConfig(
     if (heartbeatInterval.toMillis() < 50 || heartbeatInterval.toMillis() > 10_000) {
       throw new IllegalArgumentException("heartbeat_millis must be 50-10000");
     }
+    if (signingKeyRotation.toHours() < 1 || signingKeyRotation.toHours() > 24 * 365) {
+      throw new IllegalArgumentException("signing_key_rotation_hours must be 1-8760");
+    }
     if (policyClasses.isEmpty()) throw new IllegalArgumentException("at least one policy class (class.NAME=factors) is required");
     for (var e : policyClasses.entrySet()) {
       if (!e.getValue().contains("key")) {

@@ -143,8 +143,9 @@ class LoginAttackTest {
       assertThat(r.status()).isEqualTo(200);
       JsonNode real = JSON.readTree(start(ch));
       JsonNode decoy = JSON.readTree(r.body());
-      assertThat(decoy.path("factors").properties().stream().map(Map.Entry::getKey).toList())
-          .isEqualTo(real.path("factors").properties().stream().map(Map.Entry::getKey).toList());
+      assertThat(decoy.path("factors")).isEqualTo(real.path("factors"));
+      assertThat(decoy.properties().stream().map(Map.Entry::getKey).toList())
+          .isEqualTo(real.properties().stream().map(Map.Entry::getKey).toList());
       assertAuthenticationFailed(ch.postJson("/v1/login/finish", finish(r.body(), ch.loginExporter())));
     }
   }

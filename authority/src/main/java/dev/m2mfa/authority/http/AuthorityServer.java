@@ -499,6 +499,8 @@ public final class AuthorityServer implements AutoCloseable {
   private InetAddress source(Request request) {
     SocketAddress sa = request.getConnectionMetaData().getRemoteSocketAddress();
     InetAddress peer = ((InetSocketAddress) sa).getAddress();
-    return ClientAddress.resolve(peer, request.getHeaders().get("X-Forwarded-For"), authority.config().trustedProxies());
+    // every X-Forwarded-For line, in order: a proxy may add a line instead of appending to one
+    List<String> lines = request.getHeaders().getValuesList("X-Forwarded-For");
+    return ClientAddress.resolve(peer, lines.isEmpty() ? null : String.join(",", lines), authority.config().trustedProxies());
   }
 }

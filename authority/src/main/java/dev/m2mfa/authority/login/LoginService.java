@@ -53,6 +53,11 @@ public final class LoginService {
   private static final int MAX_SESSIONS = 200_000;
   private static final int MAX_EVIDENCE_BYTES = 48 * 1024;
 
+  private static final List<String> DECOY_FACTORS = List.of("key", "network");
+  /** Stands in for unknown machines so their challenges look like real ones. */
+  private static final EnrolledMachine DECOY = new EnrolledMachine("decoy", "spiffe://decoy/machine/decoy", "default",
+      dev.m2mfa.api.pki.KeyFiles.newP256().getPublic(), List.of());
+
   private final Store store;
   private final AuthorityConfig config;
   private final Map<String, FactorVerifier> verifiers;
@@ -84,11 +89,14 @@ public final class LoginService {
     if (audience.isEmpty() || audience.length() > 200 || !audience.matches("[\\x21-\\x7e]+")) throw new BadRequest("audience must be 1-200 printable ASCII characters");
     MachineRecord machine = MachineName.isValid(untrustedMachineName)
         ? store.machines().find(untrustedMachineName).filter(MachineRecord::active).orElse(null) : null;
-    String policyClass = machine == null ? "default" : machine.policyClass();
-    List<String> required = config.policyClasses().getOrDefault(policyClass, config.policyClasses().values().iterator().next());
+    List<String> required = machine == null ? null : config.policyClasses().get(machine.policyClass());
+    if (required == null) {
+      machine = null; // unknown machine, or its class is no longer configured: fail closed with a decoy
+      required = config.policyClasses().getOrDefault("default", DECOY_FACTORS);
+    }
     Map<String, Map<String, Object>> challenges = new LinkedHashMap<>();
-    EnrolledMachine em = machine == null ? null : enrolled(machine);
-    for (String f : required) challenges.put(f, em == null ? Map.of() : verifiers.get(f).challenge(em));
+    EnrolledMachine em = machine == null ? DECOY : enrolled(machine);
+    for (String f : required) challenges.put(f, verifiers.get(f).challenge(em));
     String id = randomId(16);
     long expiresAt = System.currentTimeMillis() + SESSION_TTL_MILLIS;
     Map<String, Object> body = new LinkedHashMap<>();
@@ -179,14 +187,16 @@ public final class LoginService {
         && clientCert.getPublicKey().equals(em.identityKey())) {
       x5t = CertificateAuthority.thumbprint(clientCert);
     }
-    TokenIssuer.IssuedToken token = tokens.issue(fresh.spiffeId(), fresh.name(), s.audience, amr, acr, fresh.keyThumbprint(), x5t,
-        config.tokenLifetime());
     String chain = null;
     if (wantCertificate) {
+      // the agent switches to the new certificate at once: bind the token to that one
       X509Certificate cert = ca.issueMachine(fresh.name(), em.identityKey(), config.certificateLifetime());
       chain = Pem.encodeChain(ca.chainFor(cert));
+      x5t = CertificateAuthority.thumbprint(cert);
       detail.put("certificate_serial", cert.getSerialNumber().toString(16));
     }
+    TokenIssuer.IssuedToken token = tokens.issue(fresh.spiffeId(), fresh.name(), s.audience, amr, acr, fresh.keyThumbprint(), x5t,
+        config.tokenLifetime());
     detail.put("decision", "allow");
     detail.put("amr", amr);
     detail.put("acr", acr);

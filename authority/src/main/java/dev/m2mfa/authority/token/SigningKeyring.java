@@ -29,6 +29,9 @@ public final class SigningKeyring {
   private final Store store;
   private final char[] passphrase;
   private final Duration publishAfterRetire;
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(SigningKeyring.class);
+  private static final byte[] PROBE = "m2mfa signing key check".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+  private final java.util.Map<String, ECDSASigner> verified = new java.util.HashMap<>();
   private volatile Primary primary;
   private volatile String jwksJson;
 
@@ -80,7 +83,11 @@ public final class SigningKeyring {
     return kid;
   }
 
-  /** Drops keys past their publication window and rebuilds the JWKS. */
+  /**
+   * Drops keys past their publication window and rebuilds the JWKS. A key is published only
+   * after its private part has opened under the operator's passphrase and matched its public
+   * JWK: a row written into the database by someone without the passphrase is never trusted.
+   */
   public synchronized void reload() {
     long now = System.currentTimeMillis();
     List<ECKey> published = new ArrayList<>();
@@ -88,28 +95,44 @@ public final class SigningKeyring {
     for (SigningKeyRecord k : store.signingKeys().all()) {
       if (k.publishUntil() != null && k.publishUntil() < now) {
         store.signingKeys().delete(k.kid());
+        verified.remove(k.kid());
         continue;
       }
+      ECDSASigner signer = verified.computeIfAbsent(k.kid(), kid -> signerFor(k));
+      if (signer == null) continue;
       try {
         published.add(ECKey.parse(k.publicJwk()));
       } catch (ParseException e) {
         throw new IllegalStateException("stored signing key " + k.kid() + " is unreadable", e);
       }
-      if (k.retiredAt() == null) p = new Primary(k.kid(), signerFor(k));
+      if (k.retiredAt() == null) p = new Primary(k.kid(), signer);
     }
-    if (p == null) throw new IllegalStateException("no primary signing key");
+    if (p == null) throw new IllegalStateException("no usable primary signing key");
     primary = p;
     jwksJson = new JWKSet(new ArrayList<>(published)).toString(true);
   }
 
+  /** The signer for a stored key, or null (logged) if it does not open or does not match its JWK. */
   private ECDSASigner signerFor(SigningKeyRecord k) {
     try {
       PrivateKey key = KeyFiles.decryptPem(k.encryptedPrivateKey(), passphrase);
+      ECKey jwk = ECKey.parse(k.publicJwk());
       ECDSASigner signer = new ECDSASigner((java.security.interfaces.ECPrivateKey) key);
       signer.getJCAContext().setProvider(Crypto.provider());
+      java.security.Signature check = java.security.Signature.getInstance("SHA256withECDSA");
+      check.initSign(key);
+      check.update(PROBE);
+      byte[] sig = check.sign();
+      check.initVerify(jwk.toECPublicKey());
+      check.update(PROBE);
+      if (!check.verify(sig) || !k.kid().equals(jwk.getKeyID())) {
+        LOG.error("signing key {} does not match its stored public key: not published", k.kid());
+        return null;
+      }
       return signer;
     } catch (Exception e) {
-      throw new IllegalStateException("the passphrase does not open signing key " + k.kid());
+      LOG.error("signing key {} does not open under the passphrase: not published", k.kid());
+      return null;
     }
   }
 }
