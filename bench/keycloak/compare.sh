@@ -5,6 +5,7 @@
 #
 #   bench/keycloak/compare.sh [--seconds S] [--warmup S] [--concurrency C]
 #                             [--keycloak-version V] [--alg ES256|RS256] [--keycloak-only]
+#                             [--m2mfa-arg ARG]...
 #
 # --seconds S      measured phase on each side (default 60)
 # --warmup S       warm-up load before measuring, on each side (default 60). Keycloak's JIT keeps
@@ -15,6 +16,8 @@
 #                  short list that resolves from Maven Central; env KEYCLOAK_VERSION works too)
 # --alg A          client assertion algorithm, ES256 (default) or RS256
 # --keycloak-only  measure Keycloak only (m2mfa fields are null); for testing this half alone
+# --m2mfa-arg ARG  one more argument for `m2mfa bench login` (repeatable), e.g. --tls-resumption
+# env M2MFA        the m2mfa command to run (default: the repo's ./m2mfa launcher)
 #
 # See bench/keycloak/README.md for what is compared and the caveats.
 set -euo pipefail
@@ -29,6 +32,8 @@ concurrency=16
 kc_version=${KEYCLOAK_VERSION:-}
 alg=ES256
 keycloak_only=0
+m2mfa_extra=()
+m2mfa_cmd=${M2MFA:-}
 # Newest first; 26.5.6 is the version the platform notes measured.
 kc_candidates="26.7.4 26.7.3 26.5.6"
 realm=m2mfa-bench
@@ -36,7 +41,7 @@ client_id=bench-client
 
 log() { printf 'compare: %s\n' "$*" >&2; }
 die() { printf 'compare: ERROR: %s\n' "$*" >&2; exit 1; }
-usage() { sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; }
+usage() { sed -n '2,/^# See bench/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; }
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -46,6 +51,7 @@ while [ $# -gt 0 ]; do
     --keycloak-version) kc_version=${2:?--keycloak-version needs a value}; shift 2 ;;
     --alg) alg=${2:?--alg needs a value}; shift 2 ;;
     --keycloak-only) keycloak_only=1; shift ;;
+    --m2mfa-arg) m2mfa_extra+=("${2:?--m2mfa-arg needs a value}"); shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) usage; die "unknown option: $1" ;;
   esac
@@ -60,9 +66,13 @@ command -v curl >/dev/null || die "curl is needed (apt-get install curl)"
 # A JDK >= 25 (JAVA_HOME, else /usr/lib/jvm/*): the repo's own finder.
 . "$root/scripts/find-jdk.sh"
 java="$JAVA_HOME/bin/java"
+[ -n "$m2mfa_cmd" ] || m2mfa_cmd="$root/m2mfa"
 
-mkdir -p "$cache"
+mkdir -p "$cache/dist"
 [ -f "$cache/.gitignore" ] || printf '*\n' > "$cache/.gitignore"
+# One run at a time: runs share the unpacked distribution and its database directory.
+exec 9>"$cache/.lock"
+if command -v flock >/dev/null && ! flock -n 9; then die "another compare.sh run holds $cache/.lock"; fi
 run_dir=$(mktemp -d "$cache/run.XXXXXX")
 kc_pid=
 kc_home=
@@ -96,10 +106,10 @@ trap 'exit 143' TERM
 # ------------------------------------------------------------------ 0. preflight: m2mfa's side
 m2mfa_help=
 if [ "$keycloak_only" = 0 ]; then
-  log "checking that ./m2mfa bench login exists (builds the CLI on first use)"
-  if ! m2mfa_help=$("$root/m2mfa" bench login --help 2>&1); then
-    printf '%s\n' "$m2mfa_help" | tail -n 15 >&2
-    die "'./m2mfa bench login' is not available (see above): the m2mfa half cannot run. Use --keycloak-only to measure Keycloak alone."
+  log "checking that '$m2mfa_cmd bench login' exists (the launcher builds the CLI on first use)"
+  if ! m2mfa_help=$("$m2mfa_cmd" bench login --help 2>&1) || ! printf '%s' "$m2mfa_help" | grep -q 'm2mfa bench login'; then
+    printf '%s\n' "$m2mfa_help" | grep -v '^WARNING' | tail -n 15 >&2
+    die "'$m2mfa_cmd bench login' is not available (see above): the m2mfa half cannot run. Use --keycloak-only to measure Keycloak alone."
   fi
 fi
 
@@ -112,8 +122,8 @@ if (cd "$root" && ./mvnw -q -B -DskipTests -pl bench -am package) >"$build_log" 
    && [ -f "$root/bench/target/classes/dev/m2mfa/bench/keycloak/KeycloakGrantLoad.class" ]; then
   cp_load="$root/bench/target/classes:$root/cli/target/lib/*:$root/cli/target/m2mfa-cli.jar"
 else
-  grep -E '^\[ERROR\]' "$build_log" | head -n 5 >&2 || true
-  log "the reactor build failed (above); compiling KeycloakGrantLoad alone against Nimbus and BouncyCastle"
+  { grep -E '^\[ERROR\]' "$build_log" || tail -n 5 "$build_log"; } | grep -v '^WARNING' | head -n 5 >&2 || true
+  log "the reactor build failed (above; other modules may be mid-change); compiling KeycloakGrantLoad alone against Nimbus and BouncyCastle"
   nimbus_v=$(sed -n 's:.*<nimbus.version>\(.*\)</nimbus.version>.*:\1:p' "$root/pom.xml")
   bc_v=$(sed -n 's:.*<bc.version>\(.*\)</bc.version>.*:\1:p' "$root/pom.xml")
   mkdir -p "$cache/lib" "$cache/classes"
@@ -131,18 +141,18 @@ fi
 load() { "$java" ${M2MFA_JAVA_OPTS:--XX:+UseSerialGC -Xss512k} -cp "$cp_load" dev.m2mfa.bench.keycloak.KeycloakGrantLoad "$@"; }
 
 # ------------------------------------------------------------------ 2. Keycloak: fetch, build, start
-fetch_keycloak() { # $1 = version; leaves $cache/keycloak-$1 unpacked
+fetch_keycloak() { # $1 = version; leaves $cache/dist/keycloak-$1 unpacked
   local v=$1 tgz="$cache/keycloak-quarkus-dist-$1.tar.gz"
-  [ -x "$cache/keycloak-$v/bin/kc.sh" ] && return 0
+  [ -x "$cache/dist/keycloak-$v/bin/kc.sh" ] && return 0
   if [ ! -f "$tgz" ]; then
     log "fetching org.keycloak:keycloak-quarkus-dist:$v:tar.gz from Maven Central"
     mvnw dependency:copy "-Dartifact=org.keycloak:keycloak-quarkus-dist:$v:tar.gz" \
       "-DoutputDirectory=$cache" >"$run_dir/fetch.log" 2>&1 || return 1
   fi
   log "unpacking $(basename "$tgz")"
-  tar -xzf "$tgz" -C "$cache" || { rm -rf "$cache/keycloak-$v"; return 1; }
+  tar -xzf "$tgz" -C "$cache/dist" || { rm -rf "$cache/dist/keycloak-$v"; return 1; }
   rm -f "$tgz" # Maven keeps its own copy in ~/.m2
-  [ -x "$cache/keycloak-$v/bin/kc.sh" ]
+  [ -x "$cache/dist/keycloak-$v/bin/kc.sh" ]
 }
 found=
 for v in ${kc_version:-$kc_candidates}; do
@@ -150,7 +160,7 @@ for v in ${kc_version:-$kc_candidates}; do
   log "keycloak-quarkus-dist $v did not resolve"
 done
 [ -n "$found" ] || { tail -n 20 "$run_dir/fetch.log" >&2 2>/dev/null || true; die "no Keycloak distribution could be fetched (tried: ${kc_version:-$kc_candidates})"; }
-kc_home="$cache/keycloak-$found"
+kc_home="$cache/dist/keycloak-$found"
 kc_version=$(sed -n 's/.*Version *\([^ ]*\).*/\1/p' "$kc_home/version.txt" | head -n 1)
 [ -n "$kc_version" ] || kc_version=$found
 log "Keycloak $kc_version at $kc_home"
@@ -227,9 +237,12 @@ load check --token-endpoint "$token_endpoint" --client-id "$client_id" --key "$r
   || die "a single client-credentials grant with private_key_jwt failed (see above)"
 
 # ------------------------------------------------------------------ 4. measure Keycloak
+kc_java_pid=$(ps -o pid= --ppid "$kc_pid" 2>/dev/null | head -n 1 | tr -d ' ' || true)
+server_pid_args=()
+if [ -n "$kc_java_pid" ]; then server_pid_args=(--server-pid "$kc_java_pid"); fi
 log "Keycloak: warm-up ${warmup} s, then measure ${seconds} s at concurrency $concurrency"
 load run --token-endpoint "$token_endpoint" --client-id "$client_id" --key "$run_dir/client-key.jwk" \
-  --concurrency "$concurrency" --warmup "$warmup" --seconds "$seconds" >"$run_dir/keycloak.json" \
+  --concurrency "$concurrency" --warmup "$warmup" --seconds "$seconds" "${server_pid_args[@]}" >"$run_dir/keycloak.json" \
   || { cat "$run_dir/keycloak.json" >&2; die "the Keycloak load run failed"; }
 kc_json=$(tail -n 1 "$run_dir/keycloak.json")
 log "Keycloak result: $kc_json"
@@ -240,9 +253,16 @@ kc_rate=$(printf '%s' "$kc_json" | json_num grants_per_s)
 kc_p50=$(printf '%s' "$kc_json" | json_num p50_ms)
 kc_p99=$(printf '%s' "$kc_json" | json_num p99_ms)
 kc_errors=$(printf '%s' "$kc_json" | json_num errors)
+kc_cpu=$(printf '%s' "$kc_json" | json_num server_cpu_ms_per_grant)
+kc_client_cpu=$(printf '%s' "$kc_json" | json_num client_cpu_ms_per_grant)
+kc_loadavg=$(printf '%s' "$kc_json" | json_num loadavg_1m)
 [ -n "$kc_rate" ] || die "no grants_per_s in the load generator's output"
-kc_rss_kb=$(ps -o rss= --ppid "$kc_pid" 2>/dev/null | head -n 1 | tr -d ' ' || true)
-[ -n "$kc_rss_kb" ] && log "Keycloak RSS after the run: $((kc_rss_kb / 1024)) MiB"
+if [ -n "$kc_java_pid" ]; then
+  kc_rss_kb=$(ps -o rss= -p "$kc_java_pid" 2>/dev/null | tr -d ' ' || true)
+  if [ -n "$kc_rss_kb" ]; then log "Keycloak RSS after the run: $((kc_rss_kb / 1024)) MiB"; fi
+fi
+load_note=$(awk -v l="${kc_loadavg:-0}" -v c="$(nproc)" 'BEGIN { if (l > c + 1) print "yes" }')
+if [ -n "$load_note" ]; then log "WARNING: load average $kc_loadavg on $(nproc) cores during the Keycloak run: something else is using the CPU; rates are depressed and noisy (CPU ms per grant is the steadier figure)"; fi
 
 # Keycloak must not compete for the CPU with the m2mfa run.
 stop_keycloak
@@ -250,21 +270,30 @@ stop_keycloak
 # ------------------------------------------------------------------ 5. measure m2mfa
 m2mfa_rate=null
 ratio=null
+m2mfa_p50=
+m2mfa_p99=
+m2mfa_errors=
 if [ "$keycloak_only" = 0 ]; then
   m2mfa_args=(bench login --seconds "$seconds" --concurrency "$concurrency" --json)
   if printf '%s' "$m2mfa_help" | grep -q -- '--warmup'; then m2mfa_args+=(--warmup "$warmup"); fi
-  log "m2mfa: ./m2mfa ${m2mfa_args[*]}"
-  if ! "$root/m2mfa" "${m2mfa_args[@]}" >"$run_dir/m2mfa.json"; then
-    tail -n 20 "$run_dir/m2mfa.json" >&2 || true
-    die "'./m2mfa ${m2mfa_args[*]}' failed: the m2mfa half did not run"
+  m2mfa_args+=("${m2mfa_extra[@]}")
+  log "m2mfa: $m2mfa_cmd ${m2mfa_args[*]} (its stderr: $cache/m2mfa-last.log)"
+  if ! "$m2mfa_cmd" "${m2mfa_args[@]}" >"$run_dir/m2mfa.json" 2>"$cache/m2mfa-last.log"; then
+    grep -v '^WARNING' "$cache/m2mfa-last.log" | grep -v '^\[ERROR\] *\(symbol\|location\):' | head -n 25 >&2 || true
+    tail -n 5 "$run_dir/m2mfa.json" >&2 || true
+    die "'$m2mfa_cmd ${m2mfa_args[*]}' failed: the m2mfa half did not run (full stderr in $cache/m2mfa-last.log)"
   fi
   m2mfa_json=$(grep '{' "$run_dir/m2mfa.json" | tail -n 1 || true)
   log "m2mfa result: $m2mfa_json"
   m2mfa_rate=$(printf '%s' "$m2mfa_json" | json_num logins_per_s)
-  [ -n "$m2mfa_rate" ] || die "'./m2mfa ${m2mfa_args[*]}' printed no \"logins_per_s\": $(head -c 500 "$run_dir/m2mfa.json")"
+  [ -n "$m2mfa_rate" ] || die "'$m2mfa_cmd ${m2mfa_args[*]}' printed no \"logins_per_s\": $(head -c 500 "$run_dir/m2mfa.json")"
+  m2mfa_p50=$(printf '%s' "$m2mfa_json" | json_num p50_ms)
+  m2mfa_p99=$(printf '%s' "$m2mfa_json" | json_num p99_ms)
+  m2mfa_errors=$(printf '%s' "$m2mfa_json" | json_num errors)
   ratio=$(awk -v m="$m2mfa_rate" -v k="$kc_rate" 'BEGIN { if (k > 0) printf "%.3f", m / k; else print "null" }')
 fi
 
-printf '{"keycloak_grants_per_s":%s,"m2mfa_logins_per_s":%s,"ratio":%s,"concurrency":%d,"seconds":%d,"keycloak_version":"%s","warmup":%d,"keycloak_client_auth":"private_key_jwt %s","keycloak_p50_ms":%s,"keycloak_p99_ms":%s,"keycloak_errors":%s}\n' \
+printf '{"keycloak_grants_per_s":%s,"m2mfa_logins_per_s":%s,"ratio":%s,"concurrency":%d,"seconds":%d,"keycloak_version":"%s","warmup":%d,"keycloak_client_auth":"private_key_jwt %s","keycloak_p50_ms":%s,"keycloak_p99_ms":%s,"keycloak_errors":%s,"keycloak_cpu_ms_per_grant":%s,"keycloak_loadgen_cpu_ms_per_grant":%s,"keycloak_loadavg_1m":%s,"m2mfa_p50_ms":%s,"m2mfa_p99_ms":%s,"m2mfa_errors":%s}\n' \
   "$kc_rate" "$m2mfa_rate" "$ratio" "$concurrency" "$seconds" "$kc_version" "$warmup" "$alg" \
-  "${kc_p50:-null}" "${kc_p99:-null}" "${kc_errors:-null}"
+  "${kc_p50:-null}" "${kc_p99:-null}" "${kc_errors:-null}" "${kc_cpu:-null}" "${kc_client_cpu:-null}" "${kc_loadavg:-null}" \
+  "${m2mfa_p50:-null}" "${m2mfa_p99:-null}" "${m2mfa_errors:-null}"
