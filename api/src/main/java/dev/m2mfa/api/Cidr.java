@@ -1,7 +1,6 @@
 package dev.m2mfa.api;
 
 import java.net.InetAddress;
-import java.net.UnknownHostException;
 
 /** An IPv4 or IPv6 network in CIDR notation, e.g. {@code 10.1.0.0/16}. Parsing never does DNS. */
 public record Cidr(byte[] network, int prefixLength) {
@@ -18,12 +17,14 @@ public record Cidr(byte[] network, int prefixLength) {
     String s = text.strip();
     int slash = s.indexOf('/');
     String addr = slash < 0 ? s : s.substring(0, slash);
-    if (!addr.matches("[0-9a-fA-F:.]+")) throw new IllegalArgumentException("not a CIDR: only numeric addresses are accepted");
+    if (!addr.contains(":") && !addr.matches("\\d{1,3}(\\.\\d{1,3}){3}")) {
+      throw new IllegalArgumentException("not a CIDR: IPv4 addresses are written as four decimal parts");
+    }
     byte[] bytes;
     try {
-      bytes = InetAddress.getByName(addr).getAddress(); // numeric literal only (checked above): no lookup
-    } catch (UnknownHostException e) {
-      throw new IllegalArgumentException("not a CIDR");
+      bytes = InetAddress.ofLiteral(addr).getAddress(); // literals only: never a name lookup
+    } catch (IllegalArgumentException | NullPointerException e) {
+      throw new IllegalArgumentException("not a CIDR: only numeric addresses are accepted");
     }
     int prefix;
     try {

@@ -244,7 +244,9 @@ public final class AuthorityServer implements AutoCloseable {
     String session = text(body, "session", 64, true);
     String evidence = text(body, "evidence", 70 * 1024, true);
     String signature = text(body, "signature", 200, true);
-    boolean wantCert = body.path("want_certificate").asBoolean(false);
+    JsonNode want = body.get("want_certificate");
+    if (want != null && !want.isNull() && !want.isBoolean()) throw Problem.badRequest("Field want_certificate must be a boolean");
+    boolean wantCert = want != null && want.asBoolean();
     LoginService.Success s = authority.login()
         .finish(session, evidence, signature, exporter(request), source(request), clientCertificate(request), wantCert)
         .orElseThrow(Problem::authenticationFailed);
@@ -339,7 +341,11 @@ public final class AuthorityServer implements AutoCloseable {
       JsonNode body = readJson(request, "POST");
       String name = text(body, "name", 63, true);
       String cls = text(body, "class", 63, false);
-      long ttl = body.path("ttl_seconds").asLong(600);
+      JsonNode ttlNode = body.get("ttl_seconds");
+      if (ttlNode != null && !ttlNode.isNull() && !(ttlNode.isIntegralNumber() && ttlNode.canConvertToLong())) {
+        throw Problem.badRequest("Field ttl_seconds must be an integer number of seconds");
+      }
+      long ttl = ttlNode == null || ttlNode.isNull() ? 600 : ttlNode.asLong();
       List<String> cidrs = new ArrayList<>();
       JsonNode c = body.path("cidrs");
       if (!c.isMissingNode() && !c.isNull()) {
