@@ -73,7 +73,7 @@ public record Cidr(byte[] network, int prefixLength) {
   public String toString() {
     try {
       return InetAddress.getByAddress(network).getHostAddress() + "/" + prefixLength;
-    } catch (UnknownHostException e) {
+    } catch (java.net.UnknownHostException e) {
       throw new IllegalStateException(e);
     }
   }
