@@ -48,6 +48,7 @@ final class JwksCache {
     private final ReentrantLock fetchLock = new ReentrantLock();
 
     private volatile Map<String, ECDSAVerifier> keys = Map.of();
+    private volatile boolean closed;
     private boolean attempted; // guarded by fetchLock
     private long lastAttemptNanos; // guarded by fetchLock
 
@@ -95,7 +96,15 @@ final class JwksCache {
         return keys.size();
     }
 
+    /** Stops fetching; known keys stay usable (the verifier refuses everything once closed). */
+    void close() {
+        closed = true;
+    }
+
     private void fetchLocked(long nowNanos) throws InterruptedException {
+        if (closed) {
+            return;
+        }
         attempted = true;
         lastAttemptNanos = nowNanos;
         metrics.jwksFetch();
@@ -103,6 +112,9 @@ final class JwksCache {
             byte[] body = http.getBounded(jwksUri, MAX_JWKS_BYTES);
             keys = parse(new String(body, StandardCharsets.UTF_8));
         } catch (IOException | ParseException e) {
+            if (closed) {
+                return; // the client was shut down under us
+            }
             metrics.jwksFetchFailure();
             LOG.log(Level.WARNING, "m2mfa verifier: could not fetch the JWKS from {0}: {1}", jwksUri, e.getMessage());
         }

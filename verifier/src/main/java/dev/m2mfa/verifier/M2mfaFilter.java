@@ -61,6 +61,8 @@ public final class M2mfaFilter implements Filter {
         }
     }
 
+    private static final Route ANY_VALID_TOKEN = new Route("/", Set.of(), null);
+
     private final TokenVerifier verifier;
     private final List<Route> routes; // longest prefix first
     private final URI publicBaseUri;
@@ -158,7 +160,7 @@ public final class M2mfaFilter implements Filter {
                 return r;
             }
         }
-        return new Route("/", Set.of(), null);
+        return ANY_VALID_TOKEN;
     }
 
     private static void refuse(HttpServletResponse resp, TokenRejectedException e) throws IOException {

@@ -80,7 +80,8 @@ final class RevocationSubscriber implements AutoCloseable {
     }
 
     boolean fresh() {
-        return synced && System.nanoTime() - lastLineNanos <= stalenessNanos;
+        // running: a line applied while close() runs must not make a closed verifier fresh
+        return running && synced && System.nanoTime() - lastLineNanos <= stalenessNanos;
     }
 
     long lastSeq() {

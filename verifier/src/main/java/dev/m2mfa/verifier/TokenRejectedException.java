@@ -1,6 +1,9 @@
 package dev.m2mfa.verifier;
 
+import java.util.Collection;
+import java.util.List;
 import java.util.Optional;
+import java.util.TreeSet;
 
 /**
  * A request's access token was refused.
@@ -131,8 +134,8 @@ public final class TokenRejectedException extends Exception {
      * the factors the route requires. Both come from configuration, whose names the builders
      * restrict to characters safe inside a quoted string.
      */
-    static TokenRejectedException insufficient(Reason reason, java.util.List<String> acceptableAcrs,
-            java.util.Collection<String> requiredAmr) {
+    static TokenRejectedException insufficient(Reason reason, List<String> acceptableAcrs,
+            Collection<String> requiredAmr) {
         if (reason.category() != Category.INSUFFICIENT_AUTHENTICATION) {
             throw new IllegalArgumentException("Only INSUFFICIENT_* reasons carry a step-up challenge.");
         }
@@ -144,7 +147,7 @@ public final class TokenRejectedException extends Exception {
         if (!requiredAmr.isEmpty()) {
             // Not in RFC 9470: an m2mfa extension parameter telling the agent which factors to
             // present. It repeats the route's policy, which the client needs, nothing else.
-            c.append(", amr_values=\"").append(String.join(" ", new java.util.TreeSet<>(requiredAmr))).append('"');
+            c.append(", amr_values=\"").append(String.join(" ", new TreeSet<>(requiredAmr))).append('"');
         }
         c.append(", algs=\"ES256\"");
         return new TokenRejectedException(reason, c.toString());

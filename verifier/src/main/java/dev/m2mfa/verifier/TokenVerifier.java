@@ -34,7 +34,7 @@ import java.util.function.Consumer;
  *         .issuer("spiffe://m2mfa.local")
  *         .audience("billing")
  *         .authority(URI.create("https://authority.internal:8443"))
- *         .trustAnchors(authorityRoot)
+ *         .trustAnchors(authorityRoot)      // the authority's root, obtained out of band
  *         .build();
  * verifier.start();                       // revocation stream + JWKS prefetch
  * VerifiedToken t = verifier.verify(TokenRequest.builder()
@@ -43,6 +43,7 @@ import java.util.function.Consumer;
  *         .requiredAmr(Set.of("key", "network")).minimumAcr("m2mfa:2fa")
  *         .build());                      // or TokenRejectedException
  * }</pre>
+ * (The same calls run in {@code TokenVerifierTest.theClassExampleWorks}.)
  *
  * <h2>Design note</h2>
  *
@@ -107,6 +108,10 @@ import java.util.function.Consumer;
  * is bounded (8 KiB tokens and proofs, 64 KiB JWKS, 4 MiB stream lines) and refused before
  * any signature work. Only fully valid DPoP proofs enter the bounded replay cache; when it is
  * full of live entries new proofs are refused rather than old ones forgotten.
+ *
+ * <h3>References</h3>
+ * RFC 9068 (JWT access tokens), RFC 9449 (DPoP), RFC 8705 (mTLS-bound tokens), RFC 7638 (JWK
+ * thumbprint), RFC 9470 (step-up challenge), RFC 9457 (problem details); docs/PROTOCOL.md.
  */
 public final class TokenVerifier implements AutoCloseable {
 
@@ -181,6 +186,7 @@ public final class TokenVerifier implements AutoCloseable {
             closed = true;
             refresher = jwksRefresher;
         }
+        jwks.close();
         revocations.close();
         if (refresher != null) {
             refresher.interrupt();
@@ -193,6 +199,8 @@ public final class TokenVerifier implements AutoCloseable {
      *
      * @return the verified claims
      * @throws TokenRejectedException if any check fails; its message is safe to show the client
+     * @throws IllegalArgumentException if the request's minimum acr is not in {@link #acrOrder()}
+     *     (a configuration error of the calling service, not of the client)
      */
     public VerifiedToken verify(TokenRequest request) throws TokenRejectedException {
         Objects.requireNonNull(request, "request");

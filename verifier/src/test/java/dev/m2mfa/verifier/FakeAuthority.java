@@ -48,10 +48,21 @@ final class FakeAuthority implements AutoCloseable {
     final AtomicInteger jwksRequests = new AtomicInteger();
     /** The {@code after} parameter of every stream request, in order. */
     final List<Long> streamAfters = new CopyOnWriteArrayList<>();
+    /**
+     * When the newest stream connection last started writing a line ({@link System#nanoTime},
+     * read before the write, so no client can have received that line earlier). Older
+     * connections, e.g. of verifiers already closed, do not count.
+     */
+    volatile long lastLineWrittenNanos;
+    private final AtomicInteger connections = new AtomicInteger();
+    private volatile int newestConnection;
+    /** How many injected lines have been written and flushed, over all connections. */
+    final AtomicInteger injectedWritten = new AtomicInteger();
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
     private final List<Map<String, Object>> events = new ArrayList<>(); // guarded by lock; events.get(i).seq == i + 1
+    private final List<String> injected = new ArrayList<>(); // guarded by lock; never removed
     private final Set<HttpExchange> openStreams = ConcurrentHashMap.newKeySet();
     private volatile boolean heartbeats = true;
     private volatile boolean stopped;
@@ -113,6 +124,20 @@ final class FakeAuthority implements AutoCloseable {
         }
     }
 
+    /**
+     * Sends {@code json} as one line on every open stream, outside the event log: for lines an
+     * honest authority would not send (stale seq, gaps).
+     */
+    void inject(String json) {
+        lock.lock();
+        try {
+            injected.add(json);
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
     void heartbeats(boolean on) {
         this.heartbeats = on;
     }
@@ -154,11 +179,20 @@ final class FakeAuthority implements AutoCloseable {
         String query = ex.getRequestURI().getRawQuery();
         long after = query != null && query.startsWith("after=") ? Long.parseLong(query.substring(6)) : 0;
         streamAfters.add(after);
+        int connection = connections.incrementAndGet();
+        newestConnection = connection;
         ex.getResponseHeaders().set("Content-Type", "application/x-ndjson");
         ex.sendResponseHeaders(200, 0);
         openStreams.add(ex);
         try (OutputStream os = ex.getResponseBody()) {
             long cursor = after;
+            int injectedCursor;
+            lock.lock();
+            try {
+                injectedCursor = injected.size(); // only lines injected after this connection opened
+            } finally {
+                lock.unlock();
+            }
             if (after == 0) {
                 lock.lock();
                 Map<String, Object> snapshot = new LinkedHashMap<>();
@@ -170,15 +204,16 @@ final class FakeAuthority implements AutoCloseable {
                 } finally {
                     lock.unlock();
                 }
-                line(os, snapshot);
+                line(os, snapshot, connection);
             }
             long lastBeat = System.nanoTime();
             while (!stopped) {
                 List<Map<String, Object>> pending = new ArrayList<>();
+                List<String> raw;
                 long latest;
                 lock.lock();
                 try {
-                    if (events.size() <= cursor) {
+                    if (events.size() <= cursor && injected.size() <= injectedCursor) {
                         changed.awaitNanos(heartbeatInterval.toNanos() / 2);
                     }
                     for (long s = cursor; s < events.size(); s++) {
@@ -186,18 +221,26 @@ final class FakeAuthority implements AutoCloseable {
                     }
                     cursor = events.size();
                     latest = events.size();
+                    raw = new ArrayList<>(injected.subList(injectedCursor, injected.size()));
+                    injectedCursor = injected.size();
                 } finally {
                     lock.unlock();
                 }
                 for (Map<String, Object> e : pending) {
-                    line(os, e);
+                    line(os, e, connection);
+                }
+                for (String r : raw) {
+                    stamp(connection);
+                    os.write((r + "\n").getBytes(StandardCharsets.UTF_8));
+                    os.flush();
+                    injectedWritten.incrementAndGet();
                 }
                 if (heartbeats && System.nanoTime() - lastBeat >= heartbeatInterval.toNanos()) {
                     Map<String, Object> hb = new LinkedHashMap<>();
                     hb.put("type", "heartbeat");
                     hb.put("seq", latest);
                     hb.put("at", System.currentTimeMillis());
-                    line(os, hb);
+                    line(os, hb, connection);
                     lastBeat = System.nanoTime();
                 }
             }
@@ -228,9 +271,16 @@ final class FakeAuthority implements AutoCloseable {
         return new ArrayList<>(bySub.values());
     }
 
-    private static void line(OutputStream os, Map<String, Object> o) throws IOException {
+    private void line(OutputStream os, Map<String, Object> o, int connection) throws IOException {
+        stamp(connection);
         os.write((JSONObjectUtils.toJSONString(o) + "\n").getBytes(StandardCharsets.UTF_8));
         os.flush();
+    }
+
+    private void stamp(int connection) {
+        if (connection == newestConnection) {
+            lastLineWrittenNanos = System.nanoTime();
+        }
     }
 
     @Override

@@ -66,8 +66,12 @@ final class Mint {
         }
     }
 
-    static String x5t(X509Certificate cert) throws Exception {
-        return Base64URL.encode(MessageDigest.getInstance("SHA-256").digest(cert.getEncoded())).toString();
+    static String x5t(X509Certificate cert) {
+        try {
+            return Base64URL.encode(MessageDigest.getInstance("SHA-256").digest(cert.getEncoded())).toString();
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** The default claims of a DPoP-bound token for {@link #MACHINE}. */

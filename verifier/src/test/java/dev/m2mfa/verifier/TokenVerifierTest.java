@@ -77,6 +77,11 @@ class TokenVerifierTest {
         verifier.close();
     }
 
+    static TokenVerifier verifierFor(FakeAuthority authority, Instant now) {
+        return TokenVerifier.builder().issuer(Mint.ISSUER).audience(Mint.AUDIENCE).authority(authority.base())
+                .trustAnchors(authority.root()).clock(Clock.fixed(now, ZoneOffset.UTC)).build();
+    }
+
     static TokenVerifier verifier(Consumer<TokenVerifier.Builder> edit) {
         TokenVerifier.Builder b = TokenVerifier.builder()
                 .issuer(Mint.ISSUER)
@@ -177,6 +182,33 @@ class TokenVerifierTest {
         String token = Mint.sign(mint.header(mint.authorityKey).type(new JOSEObjectType("application/at+jwt")).build(),
                 mint.claims().build(), mint.authorityKey);
         assertThat(verifier.verify(dpop(token).build()).subject()).isEqualTo(Mint.SUBJECT);
+    }
+
+    @Test
+    void theClassExampleWorks() throws Exception {
+        X509Certificate authorityRoot = authority.root();
+        String authorizationHeader = "DPoP " + mint.token();
+        String dpopHeader = mint.proof("POST", URL, authorizationHeader.substring(5));
+        X509Certificate tlsClientCert = null;
+        java.net.URI requestUri = java.net.URI.create(URL);
+        // from the class Javadoc, with the authority's test address and a fixed clock
+        TokenVerifier verifier = TokenVerifier.builder()
+                .issuer("spiffe://m2mfa.local")
+                .audience("billing")
+                .authority(authority.base())
+                .trustAnchors(authorityRoot)
+                .clock(Clock.fixed(NOW, ZoneOffset.UTC))
+                .build();
+        try (verifier) {
+            verifier.start();
+            await(Duration.ofSeconds(10), verifier::revocationFresh);
+            VerifiedToken t = verifier.verify(TokenRequest.builder()
+                    .authorization(authorizationHeader).dpop(dpopHeader)
+                    .method("POST").uri(requestUri).clientCertificate(tlsClientCert)
+                    .requiredAmr(Set.of("key", "network")).minimumAcr("m2mfa:2fa")
+                    .build());
+            assertThat(t.machine()).isEqualTo(Mint.MACHINE);
+        }
     }
 
     // ---- header and algorithm
@@ -407,7 +439,8 @@ class TokenVerifierTest {
                 map("alg", "ES256", "jwk", publicJwk),
                 map("alg", "ES256", "typ", "dpop+jwt"),
                 map("alg", "ES384", "typ", "dpop+jwt", "jwk", publicJwk),
-                map("alg", "ES256", "typ", "dpop+jwt", "jwk", publicJwk, "crit", List.of("x"), "x", 1));
+                map("alg", "ES256", "typ", "dpop+jwt", "jwk", publicJwk, "crit", List.of("x"), "x", 1),
+                map("alg", "ES256", "typ", "dpop+jwt", "jwk", offCurve(publicJwk)));
         for (Map<String, Object> h : headers) {
             String proof = signRaw(h, claims, mint.machineKey);
             assertThat(reasonFor(dpop(token).dpop(proof).build())).as(h.toString()).isEqualTo(Reason.BAD_PROOF);
@@ -415,6 +448,15 @@ class TokenVerifierTest {
         // control: the same construction with a correct header is accepted
         String good = signRaw(map("alg", "ES256", "typ", "dpop+jwt", "jwk", publicJwk), claims, mint.machineKey);
         assertThat(verifier.verify(dpop(token).dpop(good).build()).subject()).isEqualTo(Mint.SUBJECT);
+    }
+
+    /** The same public JWK with its y coordinate changed: a point off the curve. */
+    static Map<String, Object> offCurve(Map<String, Object> jwk) {
+        Map<String, Object> bad = new LinkedHashMap<>(jwk);
+        byte[] y = new Base64URL((String) jwk.get("y")).decode();
+        y[y.length - 1] ^= 1;
+        bad.put("y", Base64URL.encode(y).toString());
+        return bad;
     }
 
     @Test
@@ -486,7 +528,8 @@ class TokenVerifierTest {
     }
 
     @Test
-    void refusesEverythingAfterClose() {
+    void refusesEverythingAfterClose() throws Exception {
+        verifier.verify(dpop(mint.token()).build()); // the key is cached: what follows is about close()
         verifier.close();
         assertThat(verifier.revocationFresh()).isFalse();
         assertThat(reasonFor(dpop(mint.token()).build())).isEqualTo(Reason.REVOCATION_STALE);
