@@ -61,6 +61,7 @@ public final class Authority implements AutoCloseable {
     this.audit = new AuditLog(store);
     this.keyring = new SigningKeyring(store, passphrase, config.tokenLifetime());
     this.revocationHub = new RevocationHub(store);
+    keyring.onRotation(revocationHub::keysChanged);
     this.revocations = new RevocationService(store, revocationHub, audit);
     this.enrollment = new EnrollmentService(store, config, ca, audit);
     this.login = new LoginService(store, config, loadVerifiers(config), new TokenIssuer(keyring, config.issuer()), ca, audit);

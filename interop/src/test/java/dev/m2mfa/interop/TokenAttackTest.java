@@ -151,6 +151,30 @@ class TokenAttackTest {
   }
 
   @Test
+  void rotationIsPushedSoANewKidIsAcceptedEvenWhenRefetchesAreRateLimited() throws Exception {
+    try (TokenVerifier slow = TokenVerifier.builder().issuer(authority.authority.config().issuer()).audience("inventory")
+        .authority(URI.create("https://127.0.0.1:" + authority.port())).trustAnchors(authority.authority.ca().root())
+        .jwksMinRefetchInterval(Duration.ofMinutes(10)).build()) {
+      slow.start();
+      Poll.until(slow::revocationFresh, Duration.ofSeconds(10));
+      ECPrivateKey attacker = (ECPrivateKey) KeyFiles.newP256().getPrivate();
+      SignedJWT forged = new SignedJWT(new JWSHeader.Builder(JWSAlgorithm.ES256).type(new JOSEObjectType("at+jwt")).keyID("spend-budget").build(),
+          parsed().getJWTClaimsSet());
+      forged.sign(new ECDSASigner(attacker));
+      assertRejected(slow, dpop(agent, forged.serialize()), Reason.UNKNOWN_KEY); // the one refetch of the next 10 minutes is spent
+      authority.authority.keyring().rotate();
+      String fresh = agent.login("inventory").accessToken();
+      Poll.until(() -> {
+        try {
+          return slow.verify(dpop(agent, fresh)).machine().equals("tok-a");
+        } catch (TokenRejectedException e) {
+          return false;
+        }
+      }, Duration.ofSeconds(20));
+    }
+  }
+
+  @Test
   void tokenSignedByARotatedOutKeyStillVerifiesUntilItExpires() throws Exception {
     String before = agent.login("inventory").accessToken();
     String newKid = authority.authority.keyring().rotate();
@@ -168,6 +192,7 @@ class TokenAttackTest {
     }, Duration.ofSeconds(10));
     assertThat(verifier.verify(dpop(agent, before)).machine()).isEqualTo("tok-a");
     Map<String, Object> jwks = JWKSet.parse(authority.authority.keyring().jwksJson()).toJSONObject();
-    assertThat((List<?>) jwks.get("keys")).hasSize(2);
+    List<Object> kids = ((List<?>) jwks.get("keys")).stream().map(k -> (Object) ((Map<?, ?>) k).get("kid")).toList();
+    assertThat(kids).contains(SignedJWT.parse(before).getHeader().getKeyID(), newKid);
   }
 }

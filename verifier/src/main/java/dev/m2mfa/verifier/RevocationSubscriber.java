@@ -62,6 +62,8 @@ final class RevocationSubscriber implements AutoCloseable {
     private Thread reader;
     private Thread watchdog;
 
+    private volatile Runnable keysChanged = () -> { };
+
     RevocationSubscriber(AuthorityHttp http, URI base, Duration staleness, VerifierMetrics metrics) {
         this.http = http;
         this.base = base;
@@ -90,6 +92,11 @@ final class RevocationSubscriber implements AutoCloseable {
 
     boolean isRevoked(String subject) {
         return revoked.contains(subject);
+    }
+
+    /** Runs {@code action} whenever the authority announces new signing keys. */
+    void onKeysChanged(Runnable action) {
+        keysChanged = action;
     }
 
     void addListener(Consumer<String> listener) {
@@ -249,6 +256,7 @@ final class RevocationSubscriber implements AutoCloseable {
                             + ": taking a new snapshot.");
                 }
             }
+            case "keys" -> keysChanged.run(); // the authority rotated its signing keys: refetch the JWKS now
             default -> {
                 // A line type from a later protocol version: it still shows the stream is alive.
             }

@@ -147,6 +147,13 @@ public final class TokenVerifier implements AutoCloseable {
         this.metrics = new VerifierMetrics(this::revocationFresh, this::lastRevocationSeq);
         this.revocations = new RevocationSubscriber(http, b.revocationUri, b.revocationStaleness, metrics);
         this.jwks = new JwksCache(http, b.jwksUri, b.jwksMinRefetchInterval, metrics);
+        this.revocations.onKeysChanged(() -> Thread.ofVirtual().name("m2mfa-jwks-push").start(() -> {
+            try {
+                jwks.refresh();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }));
         this.dpop = new DpopProofChecker(b.dpopIatWindow, new DpopReplayCache(b.dpopReplayCacheSize));
     }
 

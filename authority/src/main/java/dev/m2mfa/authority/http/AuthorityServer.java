@@ -291,8 +291,13 @@ public final class AuthorityServer implements AutoCloseable {
         writeLine(response, line);
         seq = snap.seq();
       }
+      long keys = hub.keysVersion();
       while (authority.running()) {
-        List<RevocationRecord> events = hub.awaitAfter(seq, heartbeat);
+        List<RevocationRecord> events = hub.awaitAfter(seq, keys, heartbeat);
+        if (hub.keysVersion() != keys) {
+          keys = hub.keysVersion();
+          writeLine(response, Map.of("type", "keys", "seq", seq, "at", System.currentTimeMillis()));
+        }
         if (events.isEmpty()) {
           writeLine(response, Map.of("type", "heartbeat", "seq", seq, "at", System.currentTimeMillis()));
           continue;

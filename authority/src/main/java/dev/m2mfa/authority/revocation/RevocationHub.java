@@ -21,6 +21,7 @@ public final class RevocationHub {
   private final Condition changed = lock.newCondition();
   private final List<RevocationRecord> events = new ArrayList<>();
   private final Map<String, RevocationRecord> revoked = new LinkedHashMap<>();
+  private long keysVersion;
 
   public RevocationHub(Store store) {
     this.store = store;
@@ -74,12 +75,40 @@ public final class RevocationHub {
     return events.isEmpty() ? 0 : events.getLast().seq();
   }
 
+  /** Announces new signing keys to every subscriber (verifiers refetch the JWKS at once). */
+  public void keysChanged() {
+    lock.lock();
+    try {
+      keysVersion++;
+      changed.signalAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  public long keysVersion() {
+    lock.lock();
+    try {
+      return keysVersion;
+    } finally {
+      lock.unlock();
+    }
+  }
+
   /** Events with seq greater than {@code after}, waiting up to {@code timeoutMillis} for one. */
   public List<RevocationRecord> awaitAfter(long after, long timeoutMillis) throws InterruptedException {
+    return awaitAfter(after, Long.MIN_VALUE, timeoutMillis);
+  }
+
+  /**
+   * Events with seq greater than {@code after}, waiting up to {@code timeoutMillis} for one;
+   * returns early (possibly empty) when {@link #keysVersion()} moves past {@code knownKeysVersion}.
+   */
+  public List<RevocationRecord> awaitAfter(long after, long knownKeysVersion, long timeoutMillis) throws InterruptedException {
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
     lock.lock();
     try {
-      while (latestSeqLocked() <= after) {
+      while (latestSeqLocked() <= after && (knownKeysVersion == Long.MIN_VALUE || keysVersion == knownKeysVersion)) {
         long left = deadline - System.nanoTime();
         if (left <= 0) return List.of();
         changed.awaitNanos(left);

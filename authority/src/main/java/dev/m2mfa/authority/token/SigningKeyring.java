@@ -51,6 +51,13 @@ public final class SigningKeyring {
     else reload();
   }
 
+  private volatile Runnable keysChanged = () -> { };
+
+  /** Runs {@code action} after every rotation (the authority pushes it to verifiers). */
+  public void onRotation(Runnable action) {
+    keysChanged = action;
+  }
+
   public Primary primary() {
     return primary;
   }
@@ -80,6 +87,7 @@ public final class SigningKeyring {
       throw new IllegalStateException("signing key rotation failed", e);
     }
     reload();
+    keysChanged.run();
     return kid;
   }
 
