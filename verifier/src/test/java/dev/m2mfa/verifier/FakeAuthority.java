@@ -178,6 +178,15 @@ final class FakeAuthority implements AutoCloseable {
     private void stream(HttpExchange ex) throws IOException {
         String query = ex.getRequestURI().getRawQuery();
         long after = query != null && query.startsWith("after=") ? Long.parseLong(query.substring(6)) : 0;
+        int injectedCursor;
+        lock.lock();
+        try {
+            // only lines injected after this connection opened; taken before the connection is
+            // counted, so a test that waits for the count and then injects never loses its line
+            injectedCursor = injected.size();
+        } finally {
+            lock.unlock();
+        }
         streamAfters.add(after);
         int connection = connections.incrementAndGet();
         newestConnection = connection;
@@ -186,13 +195,6 @@ final class FakeAuthority implements AutoCloseable {
         openStreams.add(ex);
         try (OutputStream os = ex.getResponseBody()) {
             long cursor = after;
-            int injectedCursor;
-            lock.lock();
-            try {
-                injectedCursor = injected.size(); // only lines injected after this connection opened
-            } finally {
-                lock.unlock();
-            }
             if (after == 0) {
                 lock.lock();
                 Map<String, Object> snapshot = new LinkedHashMap<>();
