@@ -626,7 +626,7 @@ class BadInputTest {
   private static void assertServing() throws Exception {
     try (HttpClient c = AdminClient.client(publicTls)) {
       Reply h = AdminClient.get(c, authority.port(), "/v1/health");
-      assertThat(h.status()).isEqualTo(200);
+      assertThat(h.status()).as("health answer: " + h.body()).isEqualTo(200);
       assertThat(JSON.readTree(h.body()).path("status").asText()).isEqualTo("ok");
     }
   }
