@@ -70,7 +70,7 @@ public final class Demo {
   private boolean play(Path tmp) throws Exception {
     char[] passphrase = randomSecret();
     Path authDir = tmp.resolve("authority");
-    say.println("m2mfa demo: one authority, three machines, one relying service, all on loopback\n");
+    say.println("m2mfa demo: one authority, two machines, one thief, one relying service, all on loopback\n");
     long t0 = System.nanoTime();
     Authority.init(authDir, AuthorityConfig.defaults(), passphrase, "ops");
     long tInit = System.nanoTime();
