@@ -29,6 +29,28 @@ import java.util.Map;
  */
 final class DpopProofChecker {
 
+    /**
+     * BC verifiers for proof keys, by RFC 7638 thumbprint (which names the key exactly): a
+     * machine signs every proof with one key, and building BC's key object costs more than
+     * the verification itself. Bounded; cleared when full.
+     */
+    private static final int MAX_PROOF_KEYS = 10_000;
+    private final java.util.concurrent.ConcurrentHashMap<String, com.nimbusds.jose.crypto.ECDSAVerifier> proofKeys =
+            new java.util.concurrent.ConcurrentHashMap<>();
+
+    private com.nimbusds.jose.crypto.ECDSAVerifier proofVerifier(String thumbprint, ECKey key) throws com.nimbusds.jose.JOSEException {
+        com.nimbusds.jose.crypto.ECDSAVerifier v = proofKeys.get(thumbprint);
+        if (v == null) {
+            if (proofKeys.size() >= MAX_PROOF_KEYS) {
+                proofKeys.clear();
+            }
+            v = Es256.verifier(key);
+            proofKeys.put(thumbprint, v);
+        }
+        return v;
+    }
+
+
     static final int MAX_JTI_CHARS = 256;
     private static final JOSEObjectType DPOP_TYPE = new JOSEObjectType("dpop+jwt");
 
@@ -69,7 +91,7 @@ final class DpopProofChecker {
             if (!constantTimeEquals(ec.computeThumbprint("SHA-256").toString(), expectedJkt)) {
                 throw bad();
             }
-            if (!Es256.verifier(ec).verify(header, jws.signingInput(), jws.signature())) {
+            if (!proofVerifier(expectedJkt, ec).verify(header, jws.signingInput(), jws.signature())) {
                 throw bad();
             }
             Map<String, Object> claims = jws.payloadJson();

@@ -20,11 +20,18 @@ import java.security.spec.ECPoint;
 public final class SoftwareKeyProvider implements MachineSigner {
   private static final java.security.Provider BC = new org.bouncycastle.jce.provider.BouncyCastleProvider();
   private final PrivateKey privateKey;
+  private final PrivateKey signingKey; // the same key as BouncyCastle's own object, converted once
   private final PublicKey publicKey;
 
   private SoftwareKeyProvider(PrivateKey privateKey, PublicKey publicKey) {
     this.privateKey = privateKey;
     this.publicKey = publicKey;
+    try {
+      this.signingKey = java.security.KeyFactory.getInstance("EC", BC)
+          .generatePrivate(new java.security.spec.PKCS8EncodedKeySpec(privateKey.getEncoded()));
+    } catch (java.security.GeneralSecurityException e) {
+      throw new IllegalStateException("unusable identity key", e);
+    }
   }
 
   /** Generates a new key and writes it encrypted to {@code file}; refuses to overwrite. */
@@ -57,7 +64,7 @@ public final class SoftwareKeyProvider implements MachineSigner {
   public byte[] sign(byte[] data) {
     try {
       Signature s = Signature.getInstance("SHA256withECDSA", BC);
-      s.initSign(privateKey);
+      s.initSign(signingKey);
       s.update(data);
       return s.sign();
     } catch (java.security.GeneralSecurityException e) {

@@ -184,7 +184,7 @@ public final class LoginService {
     String acr = "m2mfa:" + Math.min(3, amr.size()) + "fa";
     String x5t = null;
     if (clientCert != null && s.machine.spiffeId().equals(CertificateAuthority.spiffeIdOf(clientCert))
-        && clientCert.getPublicKey().equals(em.identityKey())) {
+        && java.util.Arrays.equals(clientCert.getPublicKey().getEncoded(), em.identityKey().getEncoded())) {
       x5t = CertificateAuthority.thumbprint(clientCert);
     }
     String chain = null;
@@ -228,7 +228,8 @@ public final class LoginService {
 
   public static EnrolledMachine enrolled(MachineRecord m) {
     try {
-      PublicKey key = KeyFactory.getInstance("EC").generatePublic(new X509EncodedKeySpec(Base64.getDecoder().decode(m.publicKey())));
+      // BouncyCastle's own key object: handed a JDK key, BC converts it on every verification
+      PublicKey key = KeyFactory.getInstance("EC", dev.m2mfa.authority.token.Crypto.provider()).generatePublic(new X509EncodedKeySpec(Base64.getDecoder().decode(m.publicKey())));
       List<Cidr> nets = m.networks().isBlank() ? List.of() : java.util.Arrays.stream(m.networks().split(",")).map(Cidr::parse).toList();
       return new EnrolledMachine(m.name(), m.spiffeId(), m.policyClass(), key, nets);
     } catch (java.security.GeneralSecurityException e) {

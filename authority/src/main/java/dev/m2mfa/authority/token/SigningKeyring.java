@@ -123,7 +123,9 @@ public final class SigningKeyring {
   /** The signer for a stored key, or null (logged) if it does not open or does not match its JWK. */
   private ECDSASigner signerFor(SigningKeyRecord k) {
     try {
-      PrivateKey key = KeyFiles.decryptPem(k.encryptedPrivateKey(), passphrase);
+      // converted once to BouncyCastle's own key object (BC converts foreign keys on every signature)
+      PrivateKey key = java.security.KeyFactory.getInstance("EC", Crypto.provider())
+          .generatePrivate(new java.security.spec.PKCS8EncodedKeySpec(KeyFiles.decryptPem(k.encryptedPrivateKey(), passphrase).getEncoded()));
       ECKey jwk = ECKey.parse(k.publicJwk());
       ECDSASigner signer = new ECDSASigner((java.security.interfaces.ECPrivateKey) key);
       signer.getJCAContext().setProvider(Crypto.provider());
