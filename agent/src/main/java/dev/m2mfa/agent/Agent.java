@@ -16,13 +16,14 @@ import dev.m2mfa.api.LoginTranscript;
 import dev.m2mfa.api.factor.FactorProver;
 import dev.m2mfa.api.pki.KeyFiles;
 import dev.m2mfa.api.pki.Pem;
+import dev.m2mfa.api.pki.TlsContexts;
+import java.security.PrivateKey;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.KeyStore;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
 import java.security.cert.X509Certificate;
@@ -36,9 +37,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.ServiceLoader;
-import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManagerFactory;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
 
@@ -192,26 +191,8 @@ public final class Agent {
 
   /** A TLS context presenting the machine certificate; relying services may use it for mTLS. */
   public SSLContext tlsContext() {
-    try {
-      KeyStore trust = KeyStore.getInstance("PKCS12");
-      trust.load(null, null);
-      trust.setCertificateEntry("root", root);
-      TrustManagerFactory tmf = TrustManagerFactory.getInstance("PKIX");
-      tmf.init(trust);
-      KeyManagerFactory kmf = null;
-      if (chain != null && signer instanceof SoftwareKeyProvider sk) {
-        KeyStore ks = KeyStore.getInstance("PKCS12");
-        ks.load(null, null);
-        ks.setKeyEntry("machine", sk.privateKeyForTls(), new char[0], chain.toArray(X509Certificate[]::new));
-        kmf = KeyManagerFactory.getInstance("SunX509");
-        kmf.init(ks, new char[0]);
-      }
-      SSLContext ctx = SSLContext.getInstance("TLSv1.3");
-      ctx.init(kmf == null ? null : kmf.getKeyManagers(), tmf.getTrustManagers(), null);
-      return ctx;
-    } catch (Exception e) {
-      throw new IllegalStateException("cannot build the TLS context", e);
-    }
+    PrivateKey key = chain != null && signer instanceof SoftwareKeyProvider sk ? sk.privateKeyForTls() : null;
+    return TlsContexts.create(root, chain, key);
   }
 
   public AuthorityChannel channel() throws IOException {

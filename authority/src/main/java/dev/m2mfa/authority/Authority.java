@@ -3,6 +3,7 @@ package dev.m2mfa.authority;
 import dev.m2mfa.api.factor.FactorVerifier;
 import dev.m2mfa.api.pki.KeyFiles;
 import dev.m2mfa.api.pki.Pem;
+import dev.m2mfa.api.pki.TlsContexts;
 import dev.m2mfa.authority.audit.AuditLog;
 import dev.m2mfa.authority.enroll.EnrollmentService;
 import dev.m2mfa.authority.http.AuthorityServer;
@@ -18,7 +19,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPair;
-import java.security.KeyStore;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.LinkedHashMap;
@@ -27,9 +27,7 @@ import java.util.ServiceLoader;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManagerFactory;
 
 /**
  * The authority process: opens its directory (config, CA, SQLite database), loads the factor
@@ -122,19 +120,7 @@ public final class Authority implements AutoCloseable {
   public synchronized void start() throws Exception {
     KeyPair tls = KeyFiles.newP256();
     X509Certificate cert = ca.issueServer(tls.getPublic(), CertificateAuthority.defaultServerNames(config.listenHost()), Duration.ofDays(30));
-    KeyStore ks = KeyStore.getInstance("PKCS12");
-    ks.load(null, null);
-    char[] pw = new char[0];
-    ks.setKeyEntry("tls", tls.getPrivate(), pw, ca.chainFor(cert).toArray(X509Certificate[]::new));
-    KeyManagerFactory kmf = KeyManagerFactory.getInstance("SunX509"); // PKIX re-reads the keystore per handshake
-    kmf.init(ks, pw);
-    KeyStore trust = KeyStore.getInstance("PKCS12");
-    trust.load(null, null);
-    trust.setCertificateEntry("root", ca.root());
-    TrustManagerFactory tmf = TrustManagerFactory.getInstance("PKIX");
-    tmf.init(trust);
-    SSLContext ctx = SSLContext.getInstance("TLSv1.3");
-    ctx.init(kmf.getKeyManagers(), tmf.getTrustManagers(), null);
+    SSLContext ctx = TlsContexts.create(ca.root(), ca.chainFor(cert), tls.getPrivate());
     running = true;
     server = new AuthorityServer(this, ctx, config.listenHost(), config.listenPort());
     server.start();
