@@ -93,8 +93,24 @@ public final class Authority implements AutoCloseable {
   /** Opens an existing directory; {@code overrides} may change listen address or timings. */
   public static Authority open(Path dir, char[] passphrase, java.util.function.UnaryOperator<AuthorityConfig> overrides) throws IOException {
     AuthorityConfig config = overrides.apply(AuthorityConfig.load(dir.resolve("authority.conf")));
-    CertificateAuthority ca = CertificateAuthority.open(dir.resolve("ca"), config.trustDomain(), passphrase);
+    // the CA key's PBKDF2 and the database migration check each take a good part of a
+    // second: run them side by side (start-up time is a goal)
+    java.util.concurrent.CompletableFuture<CertificateAuthority> caFuture = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+      try {
+        return CertificateAuthority.open(dir.resolve("ca"), config.trustDomain(), passphrase);
+      } catch (IOException e) {
+        throw new java.io.UncheckedIOException(e);
+      }
+    }, r -> Thread.ofPlatform().name("open-ca").start(r));
     Store store = JdbcStore.openSqlite(dir.resolve("m2mfa.db"));
+    CertificateAuthority ca;
+    try {
+      ca = caFuture.join();
+    } catch (java.util.concurrent.CompletionException e) {
+      store.close();
+      if (e.getCause() instanceof java.io.UncheckedIOException u) throw u.getCause();
+      throw e;
+    }
     try {
       return new Authority(config, store, ca, passphrase);
     } catch (RuntimeException e) {
