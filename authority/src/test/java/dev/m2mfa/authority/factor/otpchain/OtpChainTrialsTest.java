@@ -1,0 +1,150 @@
+package dev.m2mfa.authority.factor.otpchain;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.m2mfa.authority.factor.otpchain.OtpChain.Verdict;
+import java.nio.ByteBuffer;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Randomized trials of the chain state machine (seeded, so a failure replays): agents that
+ * crash between issue and persist are never locked; a copy of an agent, run in random order
+ * with its original, is always caught soon after both have logged in.
+ */
+class OtpChainTrialsTest {
+  private static long counter;
+
+  /** A fresh secret's hash (unique per trial run). */
+  private static byte[] fresh() {
+    return ByteBuffer.allocate(8).putLong(++counter).array();
+  }
+
+  /** An agent: the secret it has persisted, and one it was issued but may not have persisted. */
+  private static final class AgentState {
+    byte[] persisted;
+
+    AgentState(byte[] persisted) {
+      this.persisted = persisted;
+    }
+
+    AgentState copy() {
+      return new AgentState(persisted.clone());
+    }
+
+    /** Logs in; with {@code crash} the agent dies before persisting the next secret. */
+    Verdict login(OtpChain chain, boolean crash) {
+      byte[] next = fresh();
+      Verdict v = chain.present(persisted, next);
+      if (v == Verdict.PASS && !crash) persisted = next;
+      return v;
+    }
+  }
+
+  @Test
+  void tenThousandLoginsWithCrashesNeverLock() {
+    Random random = new Random(20261204);
+    byte[] first = fresh();
+    OtpChain chain = new OtpChain(first);
+    AgentState agent = new AgentState(first);
+    int crashes = 0;
+    for (int i = 0; i < 10_000; i++) {
+      boolean crash = random.nextInt(5) == 0;
+      crashes += crash ? 1 : 0;
+      assertThat(agent.login(chain, crash)).as("login %d", i).isEqualTo(Verdict.PASS);
+    }
+    assertThat(chain.locked()).isFalse();
+    assertThat(crashes).isGreaterThan(1_000);
+  }
+
+  @Test
+  void aThousandClonesAreAllCaughtWithinOneLoginAfterBothHaveLoggedIn() {
+    Random random = new Random(42);
+    int worstLoginsAfterBoth = 0;
+    for (int trial = 0; trial < 1_000; trial++) {
+      byte[] first = fresh();
+      OtpChain chain = new OtpChain(first);
+      AgentState original = new AgentState(first);
+      int before = random.nextInt(20);
+      for (int i = 0; i < before; i++) assertThat(original.login(chain, random.nextInt(4) == 0)).isEqualTo(Verdict.PASS);
+      AgentState clone = original.copy();
+      boolean originalIn = false;
+      boolean cloneIn = false;
+      int loginsAfterBoth = 0;
+      Verdict v = Verdict.PASS;
+      for (int step = 0; step < 200 && v == Verdict.PASS; step++) {
+        boolean pickClone = random.nextBoolean();
+        v = (pickClone ? clone : original).login(chain, random.nextInt(4) == 0);
+        if (v != Verdict.PASS) break;
+        if (pickClone) cloneIn = true;
+        else originalIn = true;
+        if (originalIn && cloneIn) loginsAfterBoth++;
+      }
+      assertThat(v).as("trial %d", trial).isEqualTo(Verdict.CLONE_DETECTED);
+      assertThat(chain.locked()).isTrue();
+      worstLoginsAfterBoth = Math.max(worstLoginsAfterBoth, loginsAfterBoth);
+    }
+    // both parties in and still undetected is possible only while both keep replaying the same
+    // current secret through crashes; bound what the random schedule produced
+    assertThat(worstLoginsAfterBoth).isLessThan(200);
+  }
+
+  @Test
+  void withoutCrashesTheFirstLoginOfTheOutpacedPartyAfterTheSplitIsCaught() {
+    Random random = new Random(7);
+    for (int trial = 0; trial < 1_000; trial++) {
+      byte[] first = fresh();
+      OtpChain chain = new OtpChain(first);
+      AgentState original = new AgentState(first);
+      int before = random.nextInt(20);
+      for (int i = 0; i < before; i++) original.login(chain, false);
+      AgentState clone = original.copy();
+      AgentState[] parties = {original, clone};
+      int[] loginsSinceOtherMoved = {0, 0};
+      Verdict v = Verdict.PASS;
+      int who = -1;
+      for (int step = 0; step < 200 && v == Verdict.PASS; step++) {
+        who = random.nextInt(2);
+        v = parties[who].login(chain, false);
+        if (v == Verdict.PASS) {
+          loginsSinceOtherMoved[1 - who] = 0;
+          loginsSinceOtherMoved[who]++;
+        }
+      }
+      // caught at the first login of a party after the other one has logged in: no party ever
+      // gets a login on a lineage the other has moved (it may be caught at its very first login)
+      assertThat(v).as("trial %d", trial).isEqualTo(Verdict.CLONE_DETECTED);
+      assertThat(loginsSinceOtherMoved[who]).as("trial %d", trial).isZero();
+    }
+  }
+
+  @Test
+  void lockedChainRefusesEveryoneUntilReset() {
+    byte[] first = fresh();
+    OtpChain chain = new OtpChain(first);
+    AgentState a = new AgentState(first);
+    a.login(chain, false);
+    AgentState copy = a.copy();
+    a.login(chain, false);
+    // the copy's secret is still the current one: indistinguishable from a crash, so it passes
+    // and retires the original's unused next secret...
+    assertThat(copy.login(chain, false)).isEqualTo(Verdict.PASS);
+    // ...which the original presents at its next login: two lineages, locked
+    assertThat(a.login(chain, false)).isEqualTo(Verdict.CLONE_DETECTED);
+    assertThat(copy.login(chain, false)).isEqualTo(Verdict.LOCKED);
+    byte[] again = fresh();
+    chain.reset(again);
+    AgentState reenrolled = new AgentState(again);
+    assertThat(reenrolled.login(chain, false)).isEqualTo(Verdict.PASS);
+    assertThat(copy.login(chain, false)).isEqualTo(Verdict.CLONE_DETECTED);
+  }
+
+  @Test
+  void aWrongSecretChangesNothing() {
+    byte[] first = fresh();
+    OtpChain chain = new OtpChain(first);
+    assertThat(chain.present(fresh(), fresh())).isEqualTo(Verdict.WRONG_SECRET);
+    assertThat(chain.locked()).isFalse();
+    assertThat(new AgentState(first).login(chain, false)).isEqualTo(Verdict.PASS);
+  }
+}
