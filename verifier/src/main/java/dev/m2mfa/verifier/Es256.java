@@ -15,7 +15,7 @@ import org.bouncycastle.jce.provider.BouncyCastleProvider;
  *
  * <p>The provider is passed per verifier and never registered in {@link java.security.Security},
  * so the host service's providers are untouched. It was chosen by measurement
- * ({@code Es256ProviderBenchmarkTest}, Nimbus {@code ECDSAVerifier}, one thread, full JIT, the
+ * (JMH {@code dev.m2mfa.bench.Es256ProviderBenchmark} and an earlier one-thread run through Nimbus {@code ECDSAVerifier}, the
  * providers alternating in one run on the 2-core build machine, December 2026): JDK 25
  * about 1,160 verifications/s, BC about 7,200/s (6.2x). BC must be given its own key object:
  * handed the JDK's, it converts the key on every verification and manages only about 3,200/s.
