@@ -11,14 +11,11 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.KeyStore;
 import java.security.PrivateKey;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.List;
-import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManagerFactory;
 
 /**
  * TLS contexts and a JDK {@link HttpClient} (HTTP/1.1) for talking to a test authority: trust
@@ -47,26 +44,7 @@ final class AdminClient {
   }
 
   private static SSLContext context(X509Certificate root, PrivateKey key, List<X509Certificate> chain) {
-    try {
-      KeyStore trust = KeyStore.getInstance("PKCS12");
-      trust.load(null, null);
-      trust.setCertificateEntry("root", root);
-      TrustManagerFactory tmf = TrustManagerFactory.getInstance("PKIX");
-      tmf.init(trust);
-      KeyManagerFactory kmf = null;
-      if (key != null) {
-        KeyStore ks = KeyStore.getInstance("PKCS12");
-        ks.load(null, null);
-        ks.setKeyEntry("admin", key, new char[0], chain.toArray(X509Certificate[]::new));
-        kmf = KeyManagerFactory.getInstance("SunX509");
-        kmf.init(ks, new char[0]);
-      }
-      SSLContext ctx = SSLContext.getInstance("TLSv1.3");
-      ctx.init(kmf == null ? null : kmf.getKeyManagers(), tmf.getTrustManagers(), null);
-      return ctx;
-    } catch (Exception e) {
-      throw new IllegalStateException("cannot build the TLS context", e);
-    }
+    return dev.m2mfa.api.pki.TlsContexts.create(root, chain, key);
   }
 
   static HttpClient client(SSLContext tls) {

@@ -12,10 +12,8 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.security.KeyStore;
 import java.time.Duration;
 import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManagerFactory;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -32,13 +30,7 @@ class RevocationStreamTest {
   static void start() throws Exception {
     authority = new TestAuthority(tmp);
     for (String n : new String[] {"rs-a", "rs-b", "rs-c"}) authority.enroll(tmp, n, "127.0.0.12/32", "127.0.0.12");
-    KeyStore trust = KeyStore.getInstance("PKCS12");
-    trust.load(null, null);
-    trust.setCertificateEntry("root", authority.authority.ca().root());
-    TrustManagerFactory tmf = TrustManagerFactory.getInstance("PKIX");
-    tmf.init(trust);
-    SSLContext ctx = SSLContext.getInstance("TLSv1.3");
-    ctx.init(null, tmf.getTrustManagers(), null);
+    SSLContext ctx = dev.m2mfa.api.pki.TlsContexts.create(authority.authority.ca().root(), null, null);
     http = HttpClient.newBuilder().sslContext(ctx).version(HttpClient.Version.HTTP_1_1).build();
   }
 
