@@ -144,6 +144,13 @@ public final class Main {
       }
     }
 
+    static int machineAction(Target target, String name, String action, String reason) throws Exception {
+      try (AdminClient c = target.client()) {
+        System.out.println(c.post("/v1/admin/machines/" + name + "/" + action, Map.of("reason", reason)).toPrettyString());
+      }
+      return 0;
+    }
+
     @Command(name = "join-token", mixinStandardHelpOptions = true, description = "Create a one-time join token for a machine (printed once).",
         footer = {"", "Example:", "  m2mfa admin join-token --dir /var/lib/m2mfa --name web-1 --cidr 10.1.0.0/24 --ttl 600"})
     static final class JoinToken implements Callable<Integer> {
@@ -172,10 +179,7 @@ public final class Main {
 
       @Override
       public Integer call() throws Exception {
-        try (AdminClient c = target.client()) {
-          System.out.println(c.post("/v1/admin/machines/" + name + "/revoke", Map.of("reason", reason)).toPrettyString());
-        }
-        return 0;
+        return machineAction(target, name, "revoke", reason);
       }
     }
 
@@ -187,10 +191,7 @@ public final class Main {
 
       @Override
       public Integer call() throws Exception {
-        try (AdminClient c = target.client()) {
-          System.out.println(c.post("/v1/admin/machines/" + name + "/reinstate", Map.of("reason", reason)).toPrettyString());
-        }
-        return 0;
+        return machineAction(target, name, "reinstate", reason);
       }
     }
 
