@@ -62,7 +62,7 @@ public final class Authority implements AutoCloseable {
     keyring.onRotation(revocationHub::keysChanged);
     this.revocations = new RevocationService(store, revocationHub, audit);
     this.enrollment = new EnrollmentService(store, config, ca, audit);
-    this.login = new LoginService(store, config, loadVerifiers(config), new TokenIssuer(keyring, config.issuer()), ca, audit);
+    this.login = new LoginService(store, config, bind(loadVerifiers(config), new dev.m2mfa.authority.factor.AuthorityBound.Services(store, audit, config)), new TokenIssuer(keyring, config.issuer()), ca, audit);
     this.housekeeping = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("housekeeping").factory());
     housekeeping.scheduleAtFixedRate(keyring::reload, 1, 1, TimeUnit.MINUTES);
     long rotate = config.signingKeyRotation().toMinutes();
@@ -117,6 +117,14 @@ public final class Authority implements AutoCloseable {
       store.close();
       throw e;
     }
+  }
+
+  private static Map<String, FactorVerifier> bind(Map<String, FactorVerifier> verifiers,
+      dev.m2mfa.authority.factor.AuthorityBound.Services services) {
+    for (FactorVerifier v : verifiers.values()) {
+      if (v instanceof dev.m2mfa.authority.factor.AuthorityBound b) b.bind(services);
+    }
+    return verifiers;
   }
 
   private static Map<String, FactorVerifier> loadVerifiers(AuthorityConfig config) {

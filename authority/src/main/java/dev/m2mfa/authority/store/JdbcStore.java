@@ -23,6 +23,7 @@ import org.flywaydb.core.Flyway;
 public final class JdbcStore implements Store {
   private final Connection connection;
   private final ReentrantLock lock = new ReentrantLock();
+  private final FactorStates factorStates = new JdbcFactorStates();
   private final Machines machines = new JdbcMachines();
   private final JoinTokens joinTokens = new JdbcJoinTokens();
   private final Revocations revocations = new JdbcRevocations();
@@ -75,6 +76,11 @@ public final class JdbcStore implements Store {
   @Override
   public SigningKeys signingKeys() {
     return signingKeys;
+  }
+
+  @Override
+  public FactorStates factorStates() {
+    return factorStates;
   }
 
   @Override
@@ -408,6 +414,49 @@ public final class JdbcStore implements Store {
       sql(c -> {
         try (PreparedStatement ps = c.prepareStatement("DELETE FROM signing_keys WHERE kid = ?")) {
           ps.setString(1, kid);
+          return ps.executeUpdate();
+        }
+      });
+    }
+  }
+
+  private final class JdbcFactorStates implements FactorStates {
+    @Override
+    public Optional<String> get(String machineName, String factor) {
+      return sql(c -> {
+        try (PreparedStatement ps = c.prepareStatement("SELECT state FROM factor_state WHERE machine_name = ? AND factor = ?")) {
+          ps.setString(1, machineName);
+          ps.setString(2, factor);
+          try (ResultSet rs = ps.executeQuery()) {
+            return rs.next() ? Optional.of(rs.getString(1)) : Optional.<String>empty();
+          }
+        }
+      });
+    }
+
+    @Override
+    public void put(String machineName, String factor, String state, long at) {
+      transaction(() -> {
+        delete(machineName, factor);
+        return sql(c -> {
+          try (PreparedStatement ps = c.prepareStatement(
+              "INSERT INTO factor_state(machine_name, factor, state, updated_at) VALUES (?,?,?,?)")) {
+            ps.setString(1, machineName);
+            ps.setString(2, factor);
+            ps.setString(3, state);
+            ps.setLong(4, at);
+            return ps.executeUpdate();
+          }
+        });
+      });
+    }
+
+    @Override
+    public void delete(String machineName, String factor) {
+      sql(c -> {
+        try (PreparedStatement ps = c.prepareStatement("DELETE FROM factor_state WHERE machine_name = ? AND factor = ?")) {
+          ps.setString(1, machineName);
+          ps.setString(2, factor);
           return ps.executeUpdate();
         }
       });

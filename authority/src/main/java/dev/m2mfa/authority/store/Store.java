@@ -23,6 +23,8 @@ public interface Store extends AutoCloseable {
 
   SigningKeys signingKeys();
 
+  FactorStates factorStates();
+
   /** Runs {@code work} in one serializable transaction; nested calls join the outer one. */
   <T> T transaction(Supplier<T> work);
 
@@ -79,6 +81,19 @@ public interface Store extends AutoCloseable {
     void retire(String kid, long retiredAt, long publishUntil);
 
     void delete(String kid);
+  }
+
+  /**
+   * State a factor verifier keeps per machine, as the factor's own JSON text. Read and write it
+   * inside {@link #transaction} when a decision depends on it (otp-chain does).
+   */
+  interface FactorStates {
+    Optional<String> get(String machineName, String factor);
+
+    /** Inserts or replaces. */
+    void put(String machineName, String factor, String state, long at);
+
+    void delete(String machineName, String factor);
   }
 
   /** A unique key already exists. */

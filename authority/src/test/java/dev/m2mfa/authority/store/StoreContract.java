@@ -37,6 +37,34 @@ public abstract class StoreContract {
   }
 
   @Test
+  void factorStateIsPerMachineAndFactorAndReplaces() {
+    var states = store.factorStates();
+    assertThat(states.get("m1", "otp-chain")).isEmpty();
+    states.put("m1", "otp-chain", "{\"v\":1}", 1);
+    states.put("m1", "hardware", "{\"h\":1}", 1);
+    states.put("m1", "otp-chain", "{\"v\":2}", 2);
+    assertThat(states.get("m1", "otp-chain")).contains("{\"v\":2}");
+    assertThat(states.get("m1", "hardware")).contains("{\"h\":1}");
+    assertThat(states.get("m2", "otp-chain")).isEmpty();
+    states.delete("m1", "otp-chain");
+    assertThat(states.get("m1", "otp-chain")).isEmpty();
+    assertThat(states.get("m1", "hardware")).isPresent();
+  }
+
+  @Test
+  void factorStateRollsBackWithItsTransaction() {
+    try {
+      store.transaction(() -> {
+        store.factorStates().put("m1", "otp-chain", "x", 1);
+        throw new IllegalStateException("abort");
+      });
+    } catch (IllegalStateException expected) {
+      // rolled back
+    }
+    assertThat(store.factorStates().get("m1", "otp-chain")).isEmpty();
+  }
+
+  @Test
   void machinesRoundTripAndRefuseDuplicates() {
     store.machines().insert(machine("m1"));
     assertThat(store.machines().find("m1")).contains(machine("m1"));
