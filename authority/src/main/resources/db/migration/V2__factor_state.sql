@@ -7,3 +7,6 @@ CREATE TABLE factor_state (
   updated_at   BIGINT NOT NULL,
   PRIMARY KEY (machine_name, factor)
 );
+
+-- A join token either enrolls a new machine or re-enrolls a locked or revoked one (admin action).
+ALTER TABLE join_tokens ADD COLUMN purpose TEXT NOT NULL DEFAULT 'enroll';

@@ -10,6 +10,7 @@ import com.nimbusds.jose.jwk.ECKey;
 import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.SignedJWT;
 import dev.m2mfa.agent.keys.JwsSigners;
+import dev.m2mfa.agent.otp.OtpChainState;
 import dev.m2mfa.agent.keys.MachineSigner;
 import dev.m2mfa.agent.keys.SoftwareKeyProvider;
 import dev.m2mfa.api.LoginTranscript;
@@ -70,6 +71,7 @@ public final class Agent {
   private final ECKey publicJwk;
   private volatile List<X509Certificate> chain;
   private volatile SSLContext tls;
+  private volatile OtpChainState otp;
 
   private Agent(Path dir, String host, int port, String name, InetAddress bind, MachineSigner signer, X509Certificate root,
       List<X509Certificate> chain) {
@@ -128,17 +130,20 @@ public final class Agent {
     }
     Files.writeString(dir.resolve("root.pem"), Pem.encode(root));
     Agent bootstrap = new Agent(dir, host, port, null, bind, key, root, null);
-    byte[] body = JSON.writeValueAsBytes(Map.of("join_token", joinToken, "csr", csr));
+    OtpChainState otp = OtpChainState.create(dir, passphrase);
+    byte[] body = JSON.writeValueAsBytes(Map.of("join_token", joinToken, "csr", csr, "otp_chain_key", otp.publicKey()));
     AuthorityChannel.Response r;
     try (AuthorityChannel ch = bootstrap.channel()) {
       r = ch.postJson("/v1/enroll", body);
     }
     if (r.status() != 200) {
       Files.deleteIfExists(dir.resolve("identity.key"));
+      OtpChainState.delete(dir);
       throw refused(r);
     }
     JsonNode n = JSON.readTree(r.body());
     String name = n.path("name").asText();
+    if (n.hasNonNull("otp_first")) otp.accept(name, n.path("otp_first").path("enc").asText(), n.path("otp_first").path("ciphertext").asText());
     List<X509Certificate> chain = Pem.certificates(n.path("certificate").asText());
     KeyFiles.writeAtomically(dir.resolve("machine.pem"), Pem.encodeChain(chain).getBytes(StandardCharsets.US_ASCII), "rw-------");
     Properties p = new Properties();
@@ -148,7 +153,9 @@ public final class Agent {
     try (var w = Files.newBufferedWriter(dir.resolve("agent.conf"))) {
       p.store(w, "m2mfa agent");
     }
-    return new Agent(dir, host, port, name, bind, key, root, chain);
+    Agent agent = new Agent(dir, host, port, name, bind, key, root, chain);
+    agent.otp = otp;
+    return agent;
   }
 
   /** Opens an enrolled agent's state; {@code bindOverride} replaces the stored source address. */
@@ -164,8 +171,10 @@ public final class Agent {
     SoftwareKeyProvider key = SoftwareKeyProvider.open(dir.resolve("identity.key"), passphrase);
     X509Certificate root = Pem.certificate(Files.readString(dir.resolve("root.pem")));
     List<X509Certificate> chain = Pem.certificates(Files.readString(dir.resolve("machine.pem")));
-    return new Agent(dir, authority.substring(0, colon), Integer.parseInt(authority.substring(colon + 1)), p.getProperty("name"),
+    Agent agent = new Agent(dir, authority.substring(0, colon), Integer.parseInt(authority.substring(colon + 1)), p.getProperty("name"),
         bind, key, root, chain);
+    agent.otp = OtpChainState.open(dir, passphrase);
+    return agent;
   }
 
   public String name() {
@@ -208,6 +217,20 @@ public final class Agent {
 
   /** Logs in on an open connection (start and finish must share it: channel binding). */
   public Credential login(AuthorityChannel ch, String audience) throws IOException {
+    return login(ch, audience, true);
+  }
+
+  /**
+   * For crash drills and tests only: logs in but drops the authority's next one-time secret,
+   * as an agent killed between the authority's answer and its own fsync would.
+   */
+  public Credential loginSimulatingCrashBeforePersist(String audience) throws IOException {
+    try (AuthorityChannel ch = channel()) {
+      return login(ch, audience, false);
+    }
+  }
+
+  private Credential login(AuthorityChannel ch, String audience, boolean persistNextSecret) throws IOException {
     AuthorityChannel.Response start = ch.postJson("/v1/login/start", JSON.writeValueAsBytes(Map.of("machine", name, "audience", audience)));
     if (start.status() != 200) throw refused(start);
     byte[] challenge = start.body();
@@ -215,6 +238,10 @@ public final class Agent {
     Map<String, Object> evidence = new LinkedHashMap<>();
     var fields = c.path("factors").properties();
     for (var f : fields) {
+      if (f.getKey().equals("otp-chain")) {
+        if (otp != null) evidence.put("otp-chain", otp.evidence());
+        continue;
+      }
       FactorProver p = provers.get(f.getKey());
       if (p == null) continue;
       @SuppressWarnings("unchecked")
@@ -236,6 +263,10 @@ public final class Agent {
     AuthorityChannel.Response r = ch.postJson("/v1/login/finish", JSON.writeValueAsBytes(finish));
     if (r.status() != 200) throw refused(r);
     JsonNode n = JSON.readTree(r.body());
+    if (n.hasNonNull("otp_next") && otp != null && persistNextSecret) {
+      // durable before the credential is used: a crash here means the old secret again, which the authority forgives
+      otp.accept(name, n.path("otp_next").path("enc").asText(), n.path("otp_next").path("ciphertext").asText());
+    }
     if (n.hasNonNull("certificate")) {
       List<X509Certificate> fresh = Pem.certificates(n.get("certificate").asText());
       KeyFiles.writeAtomically(dir.resolve("machine.pem"), Pem.encodeChain(fresh).getBytes(StandardCharsets.US_ASCII), "rw-------");

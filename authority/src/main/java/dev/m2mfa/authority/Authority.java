@@ -61,8 +61,8 @@ public final class Authority implements AutoCloseable {
     this.revocationHub = new RevocationHub(store);
     keyring.onRotation(revocationHub::keysChanged);
     this.revocations = new RevocationService(store, revocationHub, audit);
-    this.enrollment = new EnrollmentService(store, config, ca, audit);
-    this.login = new LoginService(store, config, bind(loadVerifiers(config), new dev.m2mfa.authority.factor.AuthorityBound.Services(store, audit, config)), new TokenIssuer(keyring, config.issuer()), ca, audit);
+    this.enrollment = new EnrollmentService(store, config, ca, audit, revocations);
+    this.login = new LoginService(store, config, bind(loadVerifiers(config), new dev.m2mfa.authority.factor.AuthorityBound.Services(store, audit, config, revocations)), new TokenIssuer(keyring, config.issuer()), ca, audit);
     this.housekeeping = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("housekeeping").factory());
     housekeeping.scheduleAtFixedRate(keyring::reload, 1, 1, TimeUnit.MINUTES);
     long rotate = config.signingKeyRotation().toMinutes();

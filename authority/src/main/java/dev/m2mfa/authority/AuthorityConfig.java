@@ -19,6 +19,8 @@ import java.util.Properties;
  *
  * @param policyClasses machine class -> factors all required (the full policy engine later
  *     replaces this list with all-of / k-of-n groups and assurance levels)
+ * @param options the factors' own settings, by dotted name (e.g. {@code otp_chain.alert_webhook});
+ *     each factor validates its own
  */
 public record AuthorityConfig(
     String trustDomain,
@@ -29,7 +31,8 @@ public record AuthorityConfig(
     Duration heartbeatInterval,
     Duration signingKeyRotation,
     List<Cidr> trustedProxies,
-    Map<String, List<String>> policyClasses) {
+    Map<String, List<String>> policyClasses,
+    Map<String, String> options) {
 
   public static final Duration MAX_TOKEN_LIFETIME = Duration.ofMinutes(5);
 
@@ -58,11 +61,28 @@ public record AuthorityConfig(
     }
     trustedProxies = List.copyOf(trustedProxies);
     policyClasses = Map.copyOf(policyClasses);
+    options = Map.copyOf(options);
   }
+
+  /** A factor's option, if set. */
+  public java.util.Optional<String> option(String name) {
+    return java.util.Optional.ofNullable(options.get(name));
+  }
+
+  public AuthorityConfig withOption(String name, String value) {
+    Map<String, String> o = new LinkedHashMap<>(options);
+    o.put(name, value);
+    return new AuthorityConfig(trustDomain, listenHost, listenPort, tokenLifetime, certificateLifetime, heartbeatInterval,
+        signingKeyRotation, trustedProxies, policyClasses, o);
+  }
+
+  /** Option names with a dot that belong to factors; everything else is a core key. */
+  private static final java.util.Set<String> CORE_KEYS = java.util.Set.of("trust_domain", "listen_host", "listen_port",
+      "token_lifetime_seconds", "certificate_lifetime_seconds", "heartbeat_millis", "signing_key_rotation_hours", "trusted_proxies");
 
   public static AuthorityConfig defaults() {
     return new AuthorityConfig("m2mfa.local", "127.0.0.1", 8443, Duration.ofMinutes(5), Duration.ofHours(1),
-        Duration.ofSeconds(1), Duration.ofHours(24), List.of(), Map.of("default", List.of("key", "network")));
+        Duration.ofSeconds(1), Duration.ofHours(24), List.of(), Map.of("default", List.of("key", "network", "otp-chain")), Map.of());
   }
 
   public String issuer() {
@@ -71,17 +91,22 @@ public record AuthorityConfig(
 
   public AuthorityConfig withListen(String host, int port) {
     return new AuthorityConfig(trustDomain, host, port, tokenLifetime, certificateLifetime, heartbeatInterval,
-        signingKeyRotation, trustedProxies, policyClasses);
+        signingKeyRotation, trustedProxies, policyClasses, options);
   }
 
   public AuthorityConfig withHeartbeat(Duration d) {
     return new AuthorityConfig(trustDomain, listenHost, listenPort, tokenLifetime, certificateLifetime, d,
-        signingKeyRotation, trustedProxies, policyClasses);
+        signingKeyRotation, trustedProxies, policyClasses, options);
+  }
+
+  public AuthorityConfig withPolicyClasses(Map<String, List<String>> classes) {
+    return new AuthorityConfig(trustDomain, listenHost, listenPort, tokenLifetime, certificateLifetime, heartbeatInterval,
+        signingKeyRotation, trustedProxies, classes, options);
   }
 
   public AuthorityConfig withTrustedProxies(List<Cidr> proxies) {
     return new AuthorityConfig(trustDomain, listenHost, listenPort, tokenLifetime, certificateLifetime, heartbeatInterval,
-        signingKeyRotation, proxies, policyClasses);
+        signingKeyRotation, proxies, policyClasses, options);
   }
 
   public static AuthorityConfig load(Path file) throws IOException {
@@ -91,8 +116,10 @@ public record AuthorityConfig(
     }
     AuthorityConfig d = defaults();
     Map<String, List<String>> classes = new LinkedHashMap<>();
+    Map<String, String> options = new java.util.TreeMap<>();
     for (String k : p.stringPropertyNames()) {
       if (k.startsWith("class.")) classes.put(k.substring(6), splitList(p.getProperty(k)));
+      else if (!CORE_KEYS.contains(k)) options.put(k, p.getProperty(k).strip());
     }
     try {
       return new AuthorityConfig(
@@ -104,7 +131,7 @@ public record AuthorityConfig(
           Duration.ofMillis(Long.parseLong(p.getProperty("heartbeat_millis", "" + d.heartbeatInterval.toMillis()))),
           Duration.ofHours(Long.parseLong(p.getProperty("signing_key_rotation_hours", "" + d.signingKeyRotation.toHours()))),
           splitList(p.getProperty("trusted_proxies", "")).stream().map(Cidr::parse).toList(),
-          classes.isEmpty() ? d.policyClasses : classes);
+          classes.isEmpty() ? d.policyClasses : classes, options);
     } catch (NumberFormatException e) {
       throw new IllegalArgumentException(file.getFileName() + ": a numeric option is not a number");
     } catch (IllegalArgumentException e) {
@@ -126,6 +153,8 @@ public record AuthorityConfig(
       w.write("trusted_proxies=" + String.join(",", trustedProxies.stream().map(Cidr::toString).toList()) + "\n");
       w.write("# machine classes: the factors each requires (all of them)\n");
       for (var e : policyClasses.entrySet()) w.write("class." + e.getKey() + "=" + String.join(",", e.getValue()) + "\n");
+      if (!options.isEmpty()) w.write("# factor options\n");
+      for (var e : new java.util.TreeMap<>(options).entrySet()) w.write(e.getKey() + "=" + e.getValue() + "\n");
     }
   }
 

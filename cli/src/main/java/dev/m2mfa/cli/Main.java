@@ -88,7 +88,7 @@ public final class Main {
         AuthorityConfig d = AuthorityConfig.defaults();
         int colon = listen.lastIndexOf(':');
         AuthorityConfig cfg = new AuthorityConfig(trustDomain, listen.substring(0, colon), Integer.parseInt(listen.substring(colon + 1)),
-            d.tokenLifetime(), d.certificateLifetime(), d.heartbeatInterval(), d.signingKeyRotation(), d.trustedProxies(), d.policyClasses());
+            d.tokenLifetime(), d.certificateLifetime(), d.heartbeatInterval(), d.signingKeyRotation(), d.trustedProxies(), d.policyClasses(), d.options());
         Authority.init(dir, cfg, pass, admin);
         System.out.println("authority created in " + dir + "; trust root: " + dir.resolve("ca/ca.pem") + "; admin credential: " + dir.resolve("admin/"));
         return 0;
@@ -125,7 +125,7 @@ public final class Main {
 
   @Command(name = "admin", mixinStandardHelpOptions = true, description = "Admin calls, authenticated by the admin client certificate.",
       subcommands = {AdminCommand.JoinToken.class, AdminCommand.Revoke.class, AdminCommand.Reinstate.class, AdminCommand.Machines.class,
-          AdminCommand.Audit.class})
+          AdminCommand.Machine.class, AdminCommand.Audit.class})
   static final class AdminCommand {
     static class Target {
       @Option(names = "--dir", required = true, description = "The authority directory (admin credential and trust root).") Path dir;
@@ -192,6 +192,41 @@ public final class Main {
       @Override
       public Integer call() throws Exception {
         return machineAction(target, name, "reinstate", reason);
+      }
+    }
+
+    @Command(name = "machine", mixinStandardHelpOptions = true, description = "Bring back a machine the otp-chain locked.",
+        subcommands = {Machine.Unlock.class, Machine.Reenroll.class})
+    static final class Machine {
+      @Command(name = "unlock", mixinStandardHelpOptions = true,
+          description = "Unlock a machine locked after a detected clone, keeping its key and chain (a copy still holding a retired secret locks it again).",
+          footer = {"", "Example:", "  m2mfa admin machine unlock --dir /var/lib/m2mfa web-1 --reason 'false alarm: restored from backup'"})
+      static final class Unlock implements Callable<Integer> {
+        @CommandLine.Mixin Target target;
+        @Parameters(index = "0") String name;
+        @Option(names = "--reason", defaultValue = "") String reason;
+
+        @Override
+        public Integer call() throws Exception {
+          return machineAction(target, name, "unlock", reason);
+        }
+      }
+
+      @Command(name = "reenroll", mixinStandardHelpOptions = true,
+          description = "Print a one-time join token that re-enrolls a locked or revoked machine under its name with a new key and chain.",
+          footer = {"", "Example:", "  m2mfa admin machine reenroll --dir /var/lib/m2mfa web-1 --ttl 600"})
+      static final class Reenroll implements Callable<Integer> {
+        @CommandLine.Mixin Target target;
+        @Parameters(index = "0") String name;
+        @Option(names = "--ttl", defaultValue = "600", description = "Seconds the token is valid.") long ttl;
+
+        @Override
+        public Integer call() throws Exception {
+          try (AdminClient c = target.client()) {
+            System.out.println(c.post("/v1/admin/machines/" + name + "/reenroll", Map.of("ttl_seconds", ttl)).path("join_token").asText());
+          }
+          return 0;
+        }
       }
     }
 

@@ -49,7 +49,7 @@ class AgentDaemonTest {
       assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(tokenFile))).isEqualTo("rw-------");
       assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(socket))).isEqualTo("rw-------");
       JsonNode file = JSON.readTree(tokenFile.toFile());
-      assertThat(file.path("amr").toString()).isEqualTo("[\"key\",\"network\"]");
+      assertThat(file.path("amr").toString()).isEqualTo("[\"key\",\"network\",\"otp-chain\"]");
 
       JsonNode token = JSON.readTree(body(ask(socket, "GET /token HTTP/1.1\r\nHost: l\r\n\r\n")));
       assertThat(token.path("access_token").asText()).isEqualTo(file.path("access_token").asText());

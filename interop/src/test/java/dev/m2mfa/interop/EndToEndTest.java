@@ -57,8 +57,8 @@ class EndToEndTest {
     VerifiedToken t = verifier.verify(dpopRequest(agent, c.accessToken()));
     assertThat(t.machine()).isEqualTo("e2e-a");
     assertThat(t.subject()).isEqualTo("spiffe://m2mfa.local/machine/e2e-a");
-    assertThat(t.amr()).containsExactlyInAnyOrder("key", "network");
-    assertThat(t.acr()).isEqualTo("m2mfa:2fa");
+    assertThat(t.amr()).containsExactlyInAnyOrder("key", "network", "otp-chain");
+    assertThat(t.acr()).isEqualTo("m2mfa:3fa");
 
     long seqBefore = verifier.lastRevocationSeq();
     authority.authority.revocations().revoke("e2e-a", "test", "test");

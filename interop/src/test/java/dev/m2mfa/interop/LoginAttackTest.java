@@ -12,6 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Base64;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -33,7 +34,7 @@ class LoginAttackTest {
 
   @BeforeAll
   static void start() throws Exception {
-    authority = new TestAuthority(tmp);
+    authority = new TestAuthority(tmp, List.of("key", "network"));
     agent = authority.enroll(tmp, "atk-a", "127.0.0.7/32", "127.0.0.7");
     key = SoftwareKeyProvider.open(tmp.resolve("atk-a").resolve("identity.key"), TestAuthority.PASSPHRASE);
   }

@@ -50,7 +50,7 @@ class LoginBindingTest {
 
   @Test
   void renewingLoginBindsTheTokenToTheNewCertificate() throws Exception {
-    try (TestAuthority a = new TestAuthority(tmp)) {
+    try (TestAuthority a = new TestAuthority(tmp, List.of("key", "network"))) {
       Agent agent = a.enroll(tmp, "bind-a", "127.0.0.20/32", "127.0.0.20");
       SoftwareKeyProvider key = SoftwareKeyProvider.open(tmp.resolve("bind-a/identity.key"), TestAuthority.PASSPHRASE);
       try (AuthorityChannel ch = agent.channel()) {
@@ -68,7 +68,7 @@ class LoginBindingTest {
 
   @Test
   void anotherMachinesCertificateOnTheLoginConnectionIsNotBoundIntoTheToken() throws Exception {
-    try (TestAuthority a = new TestAuthority(tmp)) {
+    try (TestAuthority a = new TestAuthority(tmp, List.of("key", "network"))) {
       a.enroll(tmp, "bind-b", "127.0.0.21/32", "127.0.0.21");
       Agent other = a.enroll(tmp, "bind-c", "127.0.0.21/32", "127.0.0.21");
       SoftwareKeyProvider keyB = SoftwareKeyProvider.open(tmp.resolve("bind-b/identity.key"), TestAuthority.PASSPHRASE);
@@ -82,7 +82,7 @@ class LoginBindingTest {
 
   @Test
   void withoutCidrsTheMachineIsBoundToItsEnrollmentAddress() throws Exception {
-    try (TestAuthority a = new TestAuthority(tmp)) {
+    try (TestAuthority a = new TestAuthority(tmp, List.of("key", "network"))) {
       String token = a.authority.enrollment().createJoinToken("bind-d", "default", List.of(), Duration.ofMinutes(5), "test").token();
       Agent agent = Agent.enroll(tmp.resolve("bind-d"), "127.0.0.1", a.port(), a.authority.ca().root(), token, TestAuthority.PASSPHRASE,
           InetAddress.ofLiteral("127.0.0.22"));

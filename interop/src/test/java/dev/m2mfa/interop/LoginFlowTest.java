@@ -30,8 +30,8 @@ class LoginFlowTest {
   void enrolledMachineLogsInWithKeyAndNetwork() throws Exception {
     Agent a = authority.enroll(tmp, "flow-a", "127.0.0.2/32", "127.0.0.2");
     Agent.Credential c = a.login("svc");
-    assertThat(c.amr()).containsExactly("key", "network");
-    assertThat(c.acr()).isEqualTo("m2mfa:2fa");
+    assertThat(c.amr()).containsExactly("key", "network", "otp-chain");
+    assertThat(c.acr()).isEqualTo("m2mfa:3fa");
     assertThat(c.accessToken()).contains(".");
     assertThat(AuditLog.verify(authority.authority.store()).ok()).isTrue();
   }

@@ -16,8 +16,17 @@ final class TestAuthority implements AutoCloseable {
   final Authority authority;
 
   TestAuthority(Path base) throws Exception {
+    this(base, AuthorityConfig.defaults());
+  }
+
+  /** With the default class requiring exactly {@code factors} (tests of the login mechanics that build evidence by hand). */
+  TestAuthority(Path base, List<String> factors) throws Exception {
+    this(base, AuthorityConfig.defaults().withPolicyClasses(java.util.Map.of("default", factors)));
+  }
+
+  TestAuthority(Path base, AuthorityConfig config) throws Exception {
     this.dir = base.resolve("authority");
-    Authority.init(dir, AuthorityConfig.defaults(), PASSPHRASE, "ops");
+    Authority.init(dir, config, PASSPHRASE, "ops");
     authority = Authority.open(dir, PASSPHRASE, c -> c.withListen("127.0.0.1", 0).withHeartbeat(Duration.ofMillis(200)));
     authority.start();
   }

@@ -1,5 +1,7 @@
 package dev.m2mfa.authority.enroll;
 
+import dev.m2mfa.authority.factor.otpchain.OtpChainFactor;
+
 import com.nimbusds.jose.jwk.Curve;
 import com.nimbusds.jose.jwk.ECKey;
 import dev.m2mfa.api.Cidr;
@@ -43,12 +45,35 @@ public final class EnrollmentService {
   private final AuthorityConfig config;
   private final CertificateAuthority ca;
   private final AuditLog audit;
+  private final dev.m2mfa.authority.revocation.RevocationService revocations;
 
-  public EnrollmentService(Store store, AuthorityConfig config, CertificateAuthority ca, AuditLog audit) {
+  public EnrollmentService(Store store, AuthorityConfig config, CertificateAuthority ca, AuditLog audit,
+      dev.m2mfa.authority.revocation.RevocationService revocations) {
     this.store = store;
     this.config = config;
     this.ca = ca;
     this.audit = audit;
+    this.revocations = revocations;
+  }
+
+  /**
+   * Admin re-enrollment of a locked or revoked machine: a join token that, when used, gives the
+   * existing name a new key, a new otp-chain and forgets every factor's state; the machine's
+   * tokens issued before then stay refused by verifiers (the reinstate event carries the time).
+   */
+  public JoinToken createReenrollToken(String name, Duration ttl, String admin) {
+    MachineRecord m = store.machines().find(name).orElseThrow(() -> new NotFound("no such machine"));
+    if (m.active()) throw new Conflict("the machine is active; revoke it or let it be locked before re-enrolling");
+    if (ttl.isNegative() || ttl.isZero() || ttl.compareTo(MAX_JOIN_TOKEN_TTL) > 0) throw new IllegalArgumentException("ttl must be 1 s to 7 days");
+    byte[] raw = new byte[32];
+    RANDOM.nextBytes(raw);
+    String token = "m2mfa-join-" + Base64.getUrlEncoder().withoutPadding().encodeToString(raw);
+    long now = System.currentTimeMillis();
+    long exp = now + ttl.toMillis();
+    store.joinTokens().insert(new JoinTokenRecord(hash(token), name, m.policyClass(), m.networks(), exp, now, null, JoinTokenRecord.REENROLL));
+    audit.appendAndWait("join_token.created", name, Map.of("purpose", JoinTokenRecord.REENROLL, "networks", m.networks(), "expires_at", exp,
+        "admin", admin, "previous_status", m.status()));
+    return new JoinToken(token, exp);
   }
 
   /** A join token, shown once. */
@@ -78,7 +103,7 @@ public final class EnrollmentService {
   }
 
   /** The enrolled machine and its first certificate chain. */
-  public record Enrolled(String name, String spiffeId, String certificateChainPem) {}
+  public record Enrolled(String name, String spiffeId, String certificateChainPem, dev.m2mfa.api.otp.OtpEnvelope.Sealed otpFirst) {}
 
   /**
    * Enrolls with a join token and a CSR. Returns empty for any authentication failure (bad,
@@ -86,7 +111,20 @@ public final class EnrollmentService {
    * malformed CSR. Either way nothing is stored.
    */
   public Optional<Enrolled> enroll(String untrustedToken, String untrustedCsrPem, InetAddress source) {
+    return enroll(untrustedToken, untrustedCsrPem, null, source);
+  }
+
+  /**
+   * As above, and with {@code untrustedOtpChainKey} (the agent's HPKE chain key, 65 bytes) the
+   * machine's otp-chain starts in the same transaction; its first secret is returned sealed.
+   */
+  public Optional<Enrolled> enroll(String untrustedToken, String untrustedCsrPem, byte[] untrustedOtpChainKey, InetAddress source) {
     PublicKey key = verifiedCsrKey(untrustedCsrPem);
+    if (untrustedOtpChainKey != null && !dev.m2mfa.api.otp.OtpEnvelope.validPublicKey(untrustedOtpChainKey)) {
+      throw new IllegalArgumentException("otp_chain_key must be an uncompressed P-256 point");
+    }
+    dev.m2mfa.api.otp.OtpEnvelope.Sealed[] first = {null};
+    dev.m2mfa.authority.store.RevocationRecord[] reinstated = {null};
     Map<String, Object> detail = new LinkedHashMap<>();
     detail.put("source", source.getHostAddress());
     if (untrustedToken == null || untrustedToken.length() > 200) {
@@ -110,14 +148,27 @@ public final class EnrollmentService {
         denial[0] = "enrollment from " + source.getHostAddress() + " outside the token's networks";
         throw new Denied();
       }
-      if (store.machines().find(jt.machineName()).isPresent()) {
+      String bound = nets.isEmpty() ? Cidr.hostOf(source).toString() : jt.networks();
+      Optional<MachineRecord> existing = store.machines().find(jt.machineName());
+      if (JoinTokenRecord.REENROLL.equals(jt.purpose())) {
+        if (existing.isEmpty() || existing.get().active()) {
+          denial[0] = "re-enrollment token for a machine that is missing or active";
+          throw new Denied();
+        }
+        store.factorStates().deleteAll(jt.machineName());
+        store.machines().replaceKey(jt.machineName(), Base64.getEncoder().encodeToString(key.getEncoded()), jkt(key), bound, now);
+        if (untrustedOtpChainKey != null) first[0] = OtpChainFactor.enroll(store, jt.machineName(), untrustedOtpChainKey, now);
+        reinstated[0] = store.revocations().append("reinstate", existing.get().spiffeId(), "re-enrolled with a new key", now);
+        return store.machines().find(jt.machineName()).orElseThrow();
+      }
+      if (existing.isPresent()) {
         denial[0] = "machine name already enrolled";
         throw new Denied();
       }
-      String bound = nets.isEmpty() ? Cidr.hostOf(source).toString() : jt.networks();
       MachineRecord m = new MachineRecord(jt.machineName(), ca.machineSpiffeId(jt.machineName()), jt.policyClass(),
           Base64.getEncoder().encodeToString(key.getEncoded()), jkt(key), bound, MachineRecord.ACTIVE, now, now);
       store.machines().insert(m);
+      if (untrustedOtpChainKey != null) first[0] = OtpChainFactor.enroll(store, m.name(), untrustedOtpChainKey, now);
       return m;
     });
     } catch (Denied d) {
@@ -127,13 +178,18 @@ public final class EnrollmentService {
       audit.appendAndWait("enroll.denied", "", Map.of("reason", denial[0], "source", source.getHostAddress()));
       return Optional.empty();
     }
+    if (reinstated[0] != null) {
+      revocations.announce(reinstated[0], rec.name(), "re-enrolled with a new key", "enrollment");
+      detail.put("reenrolled", true);
+    }
     X509Certificate cert = ca.issueMachine(rec.name(), key, config.certificateLifetime());
     detail.put("networks", rec.networks());
     detail.put("class", rec.policyClass());
     detail.put("key_thumbprint", rec.keyThumbprint());
     detail.put("certificate_serial", cert.getSerialNumber().toString(16));
+    detail.put("otp_chain", first[0] != null);
     audit.appendAndWait("enroll.allowed", rec.name(), detail);
-    return Optional.of(new Enrolled(rec.name(), rec.spiffeId(), Pem.encodeChain(ca.chainFor(cert))));
+    return Optional.of(new Enrolled(rec.name(), rec.spiffeId(), Pem.encodeChain(ca.chainFor(cert)), first[0]));
   }
 
   private static PublicKey verifiedCsrKey(String pem) {
@@ -176,6 +232,13 @@ public final class EnrollmentService {
   private static final class Denied extends RuntimeException {
     Denied() {
       super(null, null, false, false);
+    }
+  }
+
+  /** No such machine. */
+  public static final class NotFound extends RuntimeException {
+    public NotFound(String message) {
+      super(message);
     }
   }
 

@@ -2,6 +2,7 @@ package dev.m2mfa.authority.factor;
 
 import dev.m2mfa.authority.AuthorityConfig;
 import dev.m2mfa.authority.audit.AuditLog;
+import dev.m2mfa.authority.revocation.RevocationService;
 import dev.m2mfa.authority.store.Store;
 
 /**
@@ -14,5 +15,5 @@ public interface AuthorityBound {
   void bind(Services services);
 
   /** What a bound verifier may use. Per-machine state goes through {@link Store#factorStates()}. */
-  record Services(Store store, AuditLog audit, AuthorityConfig config) {}
+  record Services(Store store, AuditLog audit, AuthorityConfig config, RevocationService revocations) {}
 }

@@ -27,6 +27,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import javax.net.ssl.ExtendedSSLSession;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSession;
@@ -220,14 +221,29 @@ public final class AuthorityServer implements AutoCloseable {
     JsonNode body = readJson(request, "POST");
     String token = text(body, "join_token", 200, true);
     String csr = text(body, "csr", 16 * 1024, true);
+    String otpKeyText = text(body, "otp_chain_key", 100, false);
+    byte[] otpKey = null;
+    if (otpKeyText != null) {
+      try {
+        otpKey = java.util.Base64.getUrlDecoder().decode(otpKeyText);
+      } catch (IllegalArgumentException bad) {
+        throw Problem.badRequest("Field otp_chain_key must be base64url");
+      }
+      if (!dev.m2mfa.api.otp.OtpEnvelope.validPublicKey(otpKey)) throw Problem.badRequest("Field otp_chain_key must be an uncompressed P-256 point");
+    }
     EnrollmentService.Enrolled e;
     try {
-      e = authority.enrollment().enroll(token, csr, source(request)).orElseThrow(Problem::authenticationFailed);
+      e = authority.enrollment().enroll(token, csr, otpKey, source(request)).orElseThrow(Problem::authenticationFailed);
     } catch (IllegalArgumentException bad) {
       throw Problem.badRequest("The CSR is not a valid P-256 PKCS#10 request with a valid signature");
     }
-    writeJson(response, 200, Map.of("machine", e.spiffeId(), "name", e.name(), "certificate", e.certificateChainPem(),
-        "root", Pem.encode(authority.ca().root())), callback);
+    Map<String, Object> out = new LinkedHashMap<>();
+    out.put("machine", e.spiffeId());
+    out.put("name", e.name());
+    out.put("certificate", e.certificateChainPem());
+    out.put("root", Pem.encode(authority.ca().root()));
+    if (e.otpFirst() != null) out.put("otp_first", Map.of("enc", e.otpFirst().enc(), "ciphertext", e.otpFirst().ciphertext()));
+    writeJson(response, 200, out, callback);
   }
 
   private void loginStart(Request request, Response response, Callback callback) throws IOException {
@@ -261,6 +277,7 @@ public final class AuthorityServer implements AutoCloseable {
     out.put("amr", s.amr());
     out.put("acr", s.acr());
     if (s.certificateChainPem() != null) out.put("certificate", s.certificateChainPem());
+    out.putAll(s.responseExtras());
     writeJson(response, 200, out, callback);
   }
 
@@ -408,14 +425,42 @@ public final class AuthorityServer implements AutoCloseable {
         writeJson(response, 200, machineBody(m), callback);
         return;
       }
-      if (parts.length == 2 && (parts[1].equals("revoke") || parts[1].equals("reinstate"))) {
+      if (parts.length == 2 && (parts[1].equals("revoke") || parts[1].equals("reinstate") || parts[1].equals("unlock"))) {
         JsonNode body = readJson(request, "POST");
         String reason = text(body, "reason", 500, false);
-        var event = parts[1].equals("revoke")
-            ? authority.revocations().revoke(name, reason, admin)
-            : authority.revocations().reinstate(name, reason, admin);
+        Optional<RevocationRecord> event;
+        try {
+          event = switch (parts[1]) {
+            case "revoke" -> authority.revocations().revoke(name, reason, admin);
+            case "reinstate" -> authority.revocations().reinstate(name, reason, admin);
+            default -> authority.revocations().unlock(name, reason, admin);
+          };
+        } catch (dev.m2mfa.authority.revocation.RevocationService.Locked e) {
+          throw Problem.conflict("The machine is locked after a detected clone: unlock or re-enroll it");
+        } catch (dev.m2mfa.authority.revocation.RevocationService.NotLocked e) {
+          throw Problem.conflict("The machine is not locked");
+        }
         RevocationRecord r = event.orElseThrow(Problem::notFound);
         writeJson(response, 200, Map.of("seq", r.seq(), "subject", r.subject(), "kind", r.kind()), callback);
+        return;
+      }
+      if (parts.length == 2 && parts[1].equals("reenroll")) {
+        JsonNode body = readJson(request, "POST");
+        JsonNode ttlNode = body.get("ttl_seconds");
+        if (ttlNode != null && !ttlNode.isNull() && !(ttlNode.isIntegralNumber() && ttlNode.canConvertToLong())) {
+          throw Problem.badRequest("Field ttl_seconds must be an integer number of seconds");
+        }
+        long ttl = ttlNode == null || ttlNode.isNull() ? 600 : ttlNode.asLong();
+        try {
+          var t = authority.enrollment().createReenrollToken(name, Duration.ofSeconds(ttl), admin);
+          writeJson(response, 201, Map.of("join_token", t.token(), "expires_at", t.expiresAt()), callback);
+        } catch (EnrollmentService.NotFound e) {
+          throw Problem.notFound();
+        } catch (EnrollmentService.Conflict e) {
+          throw Problem.conflict("The machine is active: revoke it (or let a clone lock it) before re-enrolling");
+        } catch (IllegalArgumentException e) {
+          throw Problem.badRequest("ttl_seconds must be 1 s to 7 days");
+        }
         return;
       }
     }

@@ -11,6 +11,7 @@ import dev.m2mfa.api.factor.FactorVerifier;
 import dev.m2mfa.api.factor.VerificationContext;
 import dev.m2mfa.authority.AuthorityConfig;
 import dev.m2mfa.authority.audit.AuditLog;
+import dev.m2mfa.authority.factor.TransactionalFactor;
 import dev.m2mfa.authority.pki.CertificateAuthority;
 import dev.m2mfa.api.pki.Pem;
 import dev.m2mfa.authority.store.MachineRecord;
@@ -117,7 +118,8 @@ public final class LoginService {
   }
 
   /** A successful login. */
-  public record Success(String accessToken, long expiresIn, List<String> amr, String acr, String certificateChainPem) {
+  public record Success(String accessToken, long expiresIn, List<String> amr, String acr, String certificateChainPem,
+      Map<String, Object> responseExtras) {
     @Override
     public String toString() {
       return "Success[amr=" + amr + ", acr=" + acr + "]";
@@ -163,19 +165,50 @@ public final class LoginService {
     byte[] digest = LoginTranscript.digest(s.challengeBytes, exporter, evidenceBytes);
     EnrolledMachine em = enrolled(fresh);
     List<FactorResult> results = new ArrayList<>();
+    List<String> transactional = new ArrayList<>();
     for (var entry : s.challenges.entrySet()) {
       String factor = entry.getKey();
-      Object ev = evidence.get(factor);
-      @SuppressWarnings("unchecked")
-      Map<String, Object> factorEvidence = ev instanceof Map<?, ?> m ? (Map<String, Object>) m : Map.of();
+      if (verifiers.get(factor) instanceof TransactionalFactor) {
+        transactional.add(factor); // judged last, inside the decision's transaction
+        continue;
+      }
       VerificationContext ctx = new Context(em, source, digest, signature, entry.getValue());
       FactorResult r;
       try {
-        r = FactorResult.stamp(factor, verifiers.get(factor).verify(ctx, factorEvidence));
+        r = FactorResult.stamp(factor, verifiers.get(factor).verify(ctx, evidenceFor(evidence, factor)));
       } catch (RuntimeException e) {
         r = new FactorResult(factor, FactorStatus.FAIL, "verifier error: " + e.getClass().getSimpleName());
       }
       results.add(r);
+    }
+    Map<String, Object> extras = new LinkedHashMap<>();
+    if (!transactional.isEmpty()) {
+      boolean keyPassed = results.stream().anyMatch(r -> r.factor().equals("key") && r.passed());
+      boolean othersPassed = results.stream().allMatch(FactorResult::passed);
+      List<Runnable> afterCommit = new ArrayList<>();
+      List<FactorResult> judged = store.transaction(() -> {
+        List<FactorResult> out = new ArrayList<>();
+        MachineRecord now = store.machines().find(fresh.name()).orElse(null);
+        for (String factor : transactional) {
+          if (!keyPassed) {
+            out.add(new FactorResult(factor, FactorStatus.FAIL, "not judged: the login signature (key factor) did not verify"));
+            continue;
+          }
+          if (now == null || !now.active()) {
+            out.add(new FactorResult(factor, FactorStatus.FAIL, "not judged: machine no longer active"));
+            continue;
+          }
+          VerificationContext ctx = new Context(em, source, digest, signature, s.challenges.get(factor));
+          TransactionalFactor.Judgement j = ((TransactionalFactor) verifiers.get(factor)).judge(ctx, now, evidenceFor(evidence, factor),
+              othersPassed ? TransactionalFactor.Mode.ADVANCE : TransactionalFactor.Mode.DETECT_ONLY);
+          out.add(FactorResult.stamp(factor, j.outcome()));
+          afterCommit.add(j.afterCommit());
+          if (othersPassed && j.outcome().status() == FactorStatus.PASS) extras.putAll(j.response());
+        }
+        return out;
+      });
+      afterCommit.forEach(Runnable::run);
+      results.addAll(judged);
     }
     detail.put("factors", results.stream().map(LoginService::auditEntry).toList());
     boolean allPassed = results.stream().allMatch(FactorResult::passed);
@@ -202,7 +235,12 @@ public final class LoginService {
     detail.put("acr", acr);
     detail.put("jti", token.jti());
     audit.appendAndWait("login.allowed", subject, detail);
-    return Optional.of(new Success(token.jwt(), config.tokenLifetime().toSeconds(), amr, acr, chain));
+    return Optional.of(new Success(token.jwt(), config.tokenLifetime().toSeconds(), amr, acr, chain, extras));
+  }
+
+  @SuppressWarnings("unchecked")
+  private static Map<String, Object> evidenceFor(Map<String, Object> evidence, String factor) {
+    return evidence.get(factor) instanceof Map<?, ?> m ? (Map<String, Object>) m : Map.of();
   }
 
   private static Map<String, Object> auditEntry(FactorResult r) {

@@ -148,6 +148,22 @@ public final class JdbcStore implements Store {
 
   private final class JdbcMachines implements Machines {
     @Override
+    public boolean replaceKey(String name, String publicKey, String keyThumbprint, String networks, long at) {
+      return sql(c -> {
+        try (PreparedStatement ps = c.prepareStatement(
+            "UPDATE machines SET public_key = ?, key_thumbprint = ?, networks = ?, status = ?, updated_at = ? WHERE name = ?")) {
+          ps.setString(1, publicKey);
+          ps.setString(2, keyThumbprint);
+          ps.setString(3, networks);
+          ps.setString(4, MachineRecord.ACTIVE);
+          ps.setLong(5, at);
+          ps.setString(6, name);
+          return ps.executeUpdate() == 1;
+        }
+      });
+    }
+
+    @Override
     public void insert(MachineRecord m) {
       sql(c -> {
         try (PreparedStatement ps = c.prepareStatement(
@@ -227,7 +243,7 @@ public final class JdbcStore implements Store {
     public void insert(JoinTokenRecord t) {
       sql(c -> {
         try (PreparedStatement ps = c.prepareStatement(
-            "INSERT INTO join_tokens(token_hash, machine_name, policy_class, networks, expires_at, created_at, used_at) VALUES (?,?,?,?,?,?,?)")) {
+            "INSERT INTO join_tokens(token_hash, machine_name, policy_class, networks, expires_at, created_at, used_at, purpose) VALUES (?,?,?,?,?,?,?,?)")) {
           ps.setString(1, t.tokenHash());
           ps.setString(2, t.machineName());
           ps.setString(3, t.policyClass());
@@ -235,6 +251,7 @@ public final class JdbcStore implements Store {
           ps.setLong(5, t.expiresAt());
           ps.setLong(6, t.createdAt());
           setNullableLong(ps, 7, t.usedAt());
+          ps.setString(8, t.purpose());
           return ps.executeUpdate();
         }
       });
@@ -256,7 +273,7 @@ public final class JdbcStore implements Store {
             rs.next();
             return Optional.of(new JoinTokenRecord(rs.getString("token_hash"), rs.getString("machine_name"),
                 rs.getString("policy_class"), rs.getString("networks"), rs.getLong("expires_at"), rs.getLong("created_at"),
-                nullableLong(rs, "used_at")));
+                nullableLong(rs, "used_at"), rs.getString("purpose")));
           }
         }
       });
@@ -448,6 +465,16 @@ public final class JdbcStore implements Store {
             return ps.executeUpdate();
           }
         });
+      });
+    }
+
+    @Override
+    public void deleteAll(String machineName) {
+      sql(c -> {
+        try (PreparedStatement ps = c.prepareStatement("DELETE FROM factor_state WHERE machine_name = ?")) {
+          ps.setString(1, machineName);
+          return ps.executeUpdate();
+        }
       });
     }
 

@@ -42,6 +42,9 @@ public interface Store extends AutoCloseable {
 
     boolean setStatus(String name, String status, long at);
 
+    /** Re-enrollment: a new key and networks for an existing name, status back to active. */
+    boolean replaceKey(String name, String publicKey, String keyThumbprint, String networks, long at);
+
     long count();
   }
 
@@ -94,6 +97,9 @@ public interface Store extends AutoCloseable {
     void put(String machineName, String factor, String state, long at);
 
     void delete(String machineName, String factor);
+
+    /** Forgets every factor's state for a machine (re-enrollment with a new key). */
+    void deleteAll(String machineName);
   }
 
   /** A unique key already exists. */

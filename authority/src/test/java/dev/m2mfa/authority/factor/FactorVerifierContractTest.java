@@ -20,6 +20,19 @@ import java.util.List;
 import java.util.Map;
 import java.util.ServiceLoader;
 import java.util.stream.Stream;
+import dev.m2mfa.api.otp.OtpEnvelope;
+import dev.m2mfa.authority.AuthorityConfig;
+import dev.m2mfa.authority.audit.AuditLog;
+import dev.m2mfa.authority.factor.otpchain.OtpChainFactor;
+import dev.m2mfa.authority.revocation.RevocationHub;
+import dev.m2mfa.authority.revocation.RevocationService;
+import dev.m2mfa.authority.store.JdbcStore;
+import dev.m2mfa.authority.store.MachineRecord;
+import dev.m2mfa.authority.store.Store;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -34,9 +47,34 @@ class FactorVerifierContractTest {
   static final EnrolledMachine MACHINE =
       new EnrolledMachine("m1", "spiffe://t/machine/m1", "default", KEY.getPublic(), List.of(Cidr.parse("192.0.2.0/24")));
 
+  static Path dir;
+  static Store store;
+  static final org.bouncycastle.crypto.AsymmetricCipherKeyPair CHAIN_KEY = OtpEnvelope.newChainKey();
+
+  /** Verifiers that live in the authority get a real SQLite store, as in production. */
+  @BeforeAll
+  static void realStore() throws Exception {
+    dir = Files.createTempDirectory("contract");
+    store = JdbcStore.openSqlite(dir.resolve("m2mfa.db"));
+    long now = System.currentTimeMillis();
+    store.machines().insert(new MachineRecord("m1", MACHINE.spiffeId(), "default", java.util.Base64.getEncoder().encodeToString(KEY.getPublic().getEncoded()),
+        "jkt", "192.0.2.0/24", MachineRecord.ACTIVE, now, now));
+  }
+
+  @AfterAll
+  static void closeStore() {
+    store.close();
+  }
+
   static Stream<FactorVerifier> verifiers() {
     List<FactorVerifier> all = new ArrayList<>();
-    ServiceLoader.load(FactorVerifier.class).forEach(all::add);
+    AuditLog audit = new AuditLog(store);
+    var services = new AuthorityBound.Services(store, audit, AuthorityConfig.defaults(),
+        new RevocationService(store, new RevocationHub(store), audit));
+    ServiceLoader.load(FactorVerifier.class).forEach(v -> {
+      if (v instanceof AuthorityBound b) b.bind(services);
+      all.add(v);
+    });
     assertThat(all).extracting(FactorVerifier::name).contains("key", "network");
     assertThat(new HashSet<>(all.stream().map(FactorVerifier::name).toList())).hasSameSizeAs(all);
     return all.stream();
@@ -64,7 +102,24 @@ class FactorVerifierContractTest {
   @ParameterizedTest
   @MethodSource("verifiers")
   void honestLoginPasses(FactorVerifier v) throws Exception {
-    assertThat(v.verify(honest(v), Map.of()).status()).isEqualTo(FactorStatus.PASS);
+    assertThat(v.verify(honest(v), honestEvidence(v)).status()).isEqualTo(FactorStatus.PASS);
+  }
+
+  /** What an honest agent sends for this factor. */
+  static Map<String, Object> honestEvidence(FactorVerifier v) {
+    if (!v.name().equals("otp-chain")) return Map.of();
+    store.machines().setStatus("m1", MachineRecord.ACTIVE, System.currentTimeMillis());
+    return Map.of("secret", b64(freshChain()));
+  }
+
+  /** Starts m1's chain over; returns its first secret as the agent would open it. */
+  static byte[] freshChain() {
+    var sealed = store.transaction(() -> OtpChainFactor.enroll(store, "m1", OtpEnvelope.publicKey(CHAIN_KEY), System.currentTimeMillis()));
+    return OtpEnvelope.open(CHAIN_KEY, "m1", sealed);
+  }
+
+  static String b64(byte[] b) {
+    return java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(b);
   }
 
   @ParameterizedTest
@@ -95,8 +150,27 @@ class FactorVerifierContractTest {
       // the right key used from another network
       case "network" -> new Ctx(MACHINE, InetAddress.ofLiteral("198.51.100.10"), c.transcriptDigest(), c.untrustedTranscriptSignature(),
           c.challenge());
+      // a copy of the machine presents the secret its original has already moved past
+      case "otp-chain" -> c;
       default -> throw new AssertionError("add the attack for factor " + v.name() + " to this contract test");
     };
-    assertThat(v.verify(attack, Map.of()).status()).isEqualTo(FactorStatus.FAIL);
+    Map<String, Object> evidence = Map.of();
+    if (v.name().equals("otp-chain")) {
+      store.machines().setStatus("m1", MachineRecord.ACTIVE, System.currentTimeMillis());
+      byte[] s0 = freshChain();
+      var m1 = store.machines().find("m1").orElseThrow();
+      var tf = (TransactionalFactor) v;
+      var j = store.transaction(() -> tf.judge(c, m1, Map.of("secret", b64(s0)), TransactionalFactor.Mode.ADVANCE));
+      @SuppressWarnings("unchecked")
+      Map<String, Object> next = (Map<String, Object>) j.response().get("otp_next");
+      byte[] s1 = OtpEnvelope.open(CHAIN_KEY, "m1", new OtpEnvelope.Sealed((String) next.get("enc"), (String) next.get("ciphertext")));
+      assertThat(v.verify(c, Map.of("secret", b64(s1))).status()).isEqualTo(FactorStatus.PASS); // the original moves on
+      evidence = Map.of("secret", b64(s0)); // the copy still holds s0
+    }
+    assertThat(v.verify(attack, evidence).status()).isEqualTo(FactorStatus.FAIL);
+    if (v.name().equals("otp-chain")) {
+      assertThat(store.machines().find("m1").orElseThrow().status()).isEqualTo(MachineRecord.LOCKED);
+      assertThat(store.revocations().latestSeq()).isPositive();
+    }
   }
 }

@@ -87,6 +87,37 @@ public final class OtpChain {
     locked = false;
   }
 
+  /** An admin's unlock: the lineages stay as they are; a party holding a retired secret locks it again. */
+  public void unlock() {
+    locked = false;
+  }
+
+  /** The chain as stored (hashes only), for {@link #restore}. */
+  public State state() {
+    return new State(current == null ? null : B64.encodeToString(current), pending == null ? null : B64.encodeToString(pending),
+        retired.stream().map(B64::encodeToString).toList(), locked);
+  }
+
+  /** Rebuilds a chain from {@link #state()}: what an authority restart does. */
+  public static OtpChain restore(State s) {
+    OtpChain c = new OtpChain(new byte[0]);
+    c.pending = s.pending() == null ? null : B64D.decode(s.pending());
+    c.current = s.current() == null ? null : B64D.decode(s.current());
+    for (String r : s.retired()) c.retired.addLast(B64D.decode(r));
+    c.locked = s.locked();
+    return c;
+  }
+
+  /** The stored form: base64 SHA-256 hashes, newest retired first. */
+  public record State(String current, String pending, List<String> retired, boolean locked) {
+    public State {
+      retired = retired == null ? List.of() : List.copyOf(retired);
+    }
+  }
+
+  private static final java.util.Base64.Encoder B64 = java.util.Base64.getEncoder();
+  private static final java.util.Base64.Decoder B64D = java.util.Base64.getDecoder();
+
   List<byte[]> retiredForTest() {
     return List.copyOf(retired);
   }
