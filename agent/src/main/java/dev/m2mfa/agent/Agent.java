@@ -217,20 +217,28 @@ public final class Agent {
 
   /** Logs in on an open connection (start and finish must share it: channel binding). */
   public Credential login(AuthorityChannel ch, String audience) throws IOException {
-    return login(ch, audience, true);
+    return login(ch, audience, null);
+  }
+
+  /** Where a simulated crash stops a login (crash drills and tests only). */
+  public enum CrashPoint {
+    /** Killed after the authority answered, before the next one-time secret reached the disk. */
+    BEFORE_PERSIST,
+    /** Killed after the fsync, before the acknowledgement reached the authority. */
+    BEFORE_ACK
   }
 
   /**
-   * For crash drills and tests only: logs in but drops the authority's next one-time secret,
-   * as an agent killed between the authority's answer and its own fsync would.
+   * For crash drills and tests only: logs in and stops where a killed agent would. The
+   * returned credential is what the dead agent would have held (it never gets to use it).
    */
-  public Credential loginSimulatingCrashBeforePersist(String audience) throws IOException {
+  public Credential loginSimulatingCrash(String audience, CrashPoint point) throws IOException {
     try (AuthorityChannel ch = channel()) {
-      return login(ch, audience, false);
+      return login(ch, audience, point);
     }
   }
 
-  private Credential login(AuthorityChannel ch, String audience, boolean persistNextSecret) throws IOException {
+  private Credential login(AuthorityChannel ch, String audience, CrashPoint crash) throws IOException {
     AuthorityChannel.Response start = ch.postJson("/v1/login/start", JSON.writeValueAsBytes(Map.of("machine", name, "audience", audience)));
     if (start.status() != 200) throw refused(start);
     byte[] challenge = start.body();
@@ -263,9 +271,16 @@ public final class Agent {
     AuthorityChannel.Response r = ch.postJson("/v1/login/finish", JSON.writeValueAsBytes(finish));
     if (r.status() != 200) throw refused(r);
     JsonNode n = JSON.readTree(r.body());
-    if (n.hasNonNull("otp_next") && otp != null && persistNextSecret) {
+    if (n.hasNonNull("otp_next") && otp != null && crash != CrashPoint.BEFORE_PERSIST) {
       // durable before the credential is used: a crash here means the old secret again, which the authority forgives
       otp.accept(name, n.path("otp_next").path("enc").asText(), n.path("otp_next").path("ciphertext").asText());
+    }
+    if (n.hasNonNull("otp_next") && otp != null && crash == null) {
+      // then confirm it: from now on the old secret coming back is a copy, not a crash
+      Map<String, Object> ack = new LinkedHashMap<>(otp.evidence());
+      ack.put("machine", name);
+      AuthorityChannel.Response a = ch.postJson("/v1/login/ack", JSON.writeValueAsBytes(ack));
+      if (a.status() != 200) throw refused(a);
     }
     if (n.hasNonNull("certificate")) {
       List<X509Certificate> fresh = Pem.certificates(n.get("certificate").asText());

@@ -46,6 +46,7 @@ public final class Authority implements AutoCloseable {
   private final SigningKeyring keyring;
   private final RevocationHub revocationHub;
   private final RevocationService revocations;
+  private final dev.m2mfa.authority.factor.otpchain.OtpChainFactor otpChain;
   private final EnrollmentService enrollment;
   private final LoginService login;
   private final ScheduledExecutorService housekeeping;
@@ -62,7 +63,9 @@ public final class Authority implements AutoCloseable {
     keyring.onRotation(revocationHub::keysChanged);
     this.revocations = new RevocationService(store, revocationHub, audit);
     this.enrollment = new EnrollmentService(store, config, ca, audit, revocations);
-    this.login = new LoginService(store, config, bind(loadVerifiers(config), new dev.m2mfa.authority.factor.AuthorityBound.Services(store, audit, config, revocations)), new TokenIssuer(keyring, config.issuer()), ca, audit);
+    Map<String, FactorVerifier> verifiers = bind(loadVerifiers(config), new dev.m2mfa.authority.factor.AuthorityBound.Services(store, audit, config, revocations));
+    this.otpChain = verifiers.get(dev.m2mfa.authority.factor.otpchain.OtpChainFactor.NAME) instanceof dev.m2mfa.authority.factor.otpchain.OtpChainFactor f ? f : null;
+    this.login = new LoginService(store, config, verifiers, new TokenIssuer(keyring, config.issuer()), ca, audit);
     this.housekeeping = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("housekeeping").factory());
     housekeeping.scheduleAtFixedRate(keyring::reload, 1, 1, TimeUnit.MINUTES);
     long rotate = config.signingKeyRotation().toMinutes();
@@ -181,6 +184,11 @@ public final class Authority implements AutoCloseable {
 
   public RevocationHub revocationHub() {
     return revocationHub;
+  }
+
+  /** The otp-chain factor, when installed (for the agent's acknowledgement call). */
+  public java.util.Optional<dev.m2mfa.authority.factor.otpchain.OtpChainFactor> otpChain() {
+    return java.util.Optional.ofNullable(otpChain);
   }
 
   public RevocationService revocations() {

@@ -208,6 +208,7 @@ public final class AuthorityServer implements AutoCloseable {
       case "/v1/enroll" -> enroll(request, response, callback);
       case "/v1/login/start" -> loginStart(request, response, callback);
       case "/v1/login/finish" -> loginFinish(request, response, callback);
+      case "/v1/login/ack" -> loginAck(request, response, callback);
       default -> {
         if (path.startsWith("/v1/admin/")) admin(request, response, callback, path.substring("/v1/admin/".length()), method);
         else throw Problem.notFound();
@@ -279,6 +280,21 @@ public final class AuthorityServer implements AutoCloseable {
     if (s.certificateChainPem() != null) out.put("certificate", s.certificateChainPem());
     out.putAll(s.responseExtras());
     writeJson(response, 200, out, callback);
+  }
+
+  /** The agent confirms it persisted the one-time secret its last login issued (otp-chain). */
+  private void loginAck(Request request, Response response, Callback callback) throws IOException {
+    JsonNode body = readJson(request, "POST");
+    String machine = text(body, "machine", 100, true);
+    String secret = text(body, "secret", 100, true);
+    var factor = authority.otpChain().orElseThrow(Problem::notFound);
+    var outcome = factor.acknowledge(machine, Map.of("secret", secret), source(request));
+    if (outcome.status() != dev.m2mfa.api.factor.FactorStatus.PASS) {
+      authority.audit().appendAndWait("otp_chain.ack_denied", dev.m2mfa.api.MachineName.isValid(machine) ? machine : "",
+          Map.of("reason", outcome.reason(), "source", source(request).getHostAddress()));
+      throw Problem.authenticationFailed();
+    }
+    writeJson(response, 200, Map.of("acknowledged", true), callback);
   }
 
   private void stream(Request request, Response response, Callback callback) {

@@ -130,27 +130,68 @@ public final class OtpChainFactor implements FactorVerifier, AuthorityBound, Tra
           yield new Judgement(FactorOutcome.pass("one-time secret accepted; next issued"),
               Map.of("otp_next", Map.of("enc", sealed.enc(), "ciphertext", sealed.ciphertext())), () -> {});
         }
-        case CLONE_DETECTED -> {
-          save(store, machine.name(), new Stored(chain.state(), stored.recipient(), stored.lastSource(), stored.lastAt()), now);
-          String reason = "otp-chain: clone detected (a retired one-time secret came back)";
-          RevocationRecord event = revocations.lockWithinTransaction(machine, reason, now);
-          Map<String, Object> detail = new LinkedHashMap<>();
-          detail.put("machine", machine.name());
-          detail.put("this_source", source);
-          detail.put("this_at", now);
-          detail.put("other_source", stored.lastSource());
-          detail.put("other_at", stored.lastAt());
-          detail.put("revocation_seq", event.seq());
-          yield new Judgement(FactorOutcome.fail("clone detected: a retired one-time secret was presented; identity locked and revoked"),
-              Map.of(), () -> {
-                revocations.announce(event, machine.name(), reason, "otp-chain");
-                audit.appendAndWait("otp_chain.clone_detected", machine.name(), detail);
-                alert.cloneDetected(detail);
-              });
-        }
+        case CLONE_DETECTED -> cloneDetected(machine, chain, stored, source, now);
       };
     } finally {
       Arrays.fill(next, (byte) 0);
+      Arrays.fill(presented, (byte) 0);
+    }
+  }
+
+  /** Locks and revokes inside the caller's transaction; the push, audit and alert run after the commit. */
+  private Judgement cloneDetected(MachineRecord machine, OtpChain chain, Stored stored, String source, long now) {
+    save(store, machine.name(), new Stored(chain.state(), stored.recipient(), stored.lastSource(), stored.lastAt()), now);
+    String reason = "otp-chain: clone detected (a one-time secret of another lineage came back)";
+    RevocationRecord event = revocations.lockWithinTransaction(machine, reason, now);
+    Map<String, Object> detail = new LinkedHashMap<>();
+    detail.put("machine", machine.name());
+    detail.put("this_source", source);
+    detail.put("this_at", now);
+    detail.put("other_source", stored.lastSource());
+    detail.put("other_at", stored.lastAt());
+    detail.put("revocation_seq", event.seq());
+    return new Judgement(FactorOutcome.fail("clone detected: a one-time secret of another lineage was presented; identity locked and revoked"),
+        Map.of(), () -> {
+          revocations.announce(event, machine.name(), reason, "otp-chain");
+          audit.appendAndWait("otp_chain.clone_detected", machine.name(), detail);
+          alert.cloneDetected(detail);
+        });
+  }
+
+  /**
+   * The agent's confirmation, after its fsync, that it holds the secret issued at its last
+   * login ({@link OtpChain#acknowledge}). Runs its own transaction; a retired secret here is a
+   * fork and locks the identity. Returns the outcome (audited by the caller).
+   */
+  public FactorOutcome acknowledge(String untrustedMachine, Map<String, Object> untrustedEvidence, java.net.InetAddress sourceAddress) {
+    String source = sourceAddress == null ? "unknown" : sourceAddress.getHostAddress();
+    long now = System.currentTimeMillis();
+    if (!dev.m2mfa.api.MachineName.isValid(untrustedMachine)) return FactorOutcome.fail("malformed machine name");
+    byte[] presented = secretOf(untrustedEvidence);
+    if (presented == null) return FactorOutcome.fail("no one-time secret presented");
+    if (limiter.blocked(untrustedMachine, source, now)) return FactorOutcome.fail("too many wrong one-time secrets: rate limited");
+    try {
+      Judgement j = store.transaction(() -> {
+        MachineRecord m = store.machines().find(untrustedMachine).orElse(null);
+        Stored stored = m == null ? null : load(store, m.name());
+        if (m == null || !m.active() || stored == null) return Judgement.of(FactorOutcome.fail("unknown, inactive or chain-less machine"));
+        OtpChain chain = OtpChain.restore(stored.chain());
+        return switch (chain.acknowledge(hash(presented))) {
+          case PASS -> {
+            save(store, m.name(), new Stored(chain.state(), stored.recipient(), stored.lastSource(), stored.lastAt()), now);
+            yield Judgement.of(FactorOutcome.pass("next secret acknowledged"));
+          }
+          case CLONE_DETECTED -> cloneDetected(m, chain, stored, source, now);
+          case LOCKED -> Judgement.of(FactorOutcome.fail("identity locked after a detected clone"));
+          case WRONG_SECRET -> Judgement.of(FactorOutcome.fail("one-time secret unknown to this chain"));
+        };
+      });
+      j.afterCommit().run();
+      if (j.outcome().status() != dev.m2mfa.api.factor.FactorStatus.PASS && j.outcome().reason().startsWith("one-time secret unknown")) {
+        limiter.wrong(untrustedMachine, source, now);
+      }
+      return j.outcome();
+    } finally {
       Arrays.fill(presented, (byte) 0);
     }
   }
