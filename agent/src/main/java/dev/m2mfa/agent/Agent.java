@@ -215,9 +215,19 @@ public final class Agent {
     }
   }
 
+  /**
+   * Logs in for {@code audience} asking for assurance level {@code acr} (a step-up after a
+   * relying service answered {@code insufficient_user_authentication} with {@code acr_values}).
+   */
+  public Credential login(String audience, String acr) throws IOException {
+    try (AuthorityChannel ch = channel()) {
+      return login(ch, audience, acr, null);
+    }
+  }
+
   /** Logs in on an open connection (start and finish must share it: channel binding). */
   public Credential login(AuthorityChannel ch, String audience) throws IOException {
-    return login(ch, audience, null);
+    return login(ch, audience, null, null);
   }
 
   /** Where a simulated crash stops a login (crash drills and tests only). */
@@ -234,12 +244,16 @@ public final class Agent {
    */
   public Credential loginSimulatingCrash(String audience, CrashPoint point) throws IOException {
     try (AuthorityChannel ch = channel()) {
-      return login(ch, audience, point);
+      return login(ch, audience, null, point);
     }
   }
 
-  private Credential login(AuthorityChannel ch, String audience, CrashPoint crash) throws IOException {
-    AuthorityChannel.Response start = ch.postJson("/v1/login/start", JSON.writeValueAsBytes(Map.of("machine", name, "audience", audience)));
+  private Credential login(AuthorityChannel ch, String audience, String acr, CrashPoint crash) throws IOException {
+    Map<String, Object> startBody = new LinkedHashMap<>();
+    startBody.put("machine", name);
+    startBody.put("audience", audience);
+    if (acr != null) startBody.put("acr", acr);
+    AuthorityChannel.Response start = ch.postJson("/v1/login/start", JSON.writeValueAsBytes(startBody));
     if (start.status() != 200) throw refused(start);
     byte[] challenge = start.body();
     JsonNode c = JSON.readTree(challenge);

@@ -129,6 +129,9 @@ public final class Demo {
               bearer == 401 && wrongKey == 401 && first == 200 && replay == 401);
 
           // Scene 4
+          cloneScene(admin, authority, tmp, inventory, a, ca, passphrase);
+
+          // Scene 5
           Agent.Credential cb = b.login(AUDIENCE);
           int before = call(inventory, "GET", "DPoP " + cb.accessToken(), b.dpopProof("GET", inventory, cb.accessToken()));
           long r0 = System.nanoTime();
@@ -145,7 +148,7 @@ public final class Demo {
                   + " ms; service refused (" + after + ") " + revocationPropagationMs + " ms after the call",
               before == 200 && after == 401 && revocationPropagationMs <= 1000);
 
-          // Scene 5
+          // Scene 6
           String relogin;
           boolean reloginRefused;
           try {
@@ -158,7 +161,7 @@ public final class Demo {
           }
           scene("revoked machine-b tries to log in again", "refused", relogin, reloginRefused);
 
-          // Scene 6
+          // Scene 7
           JsonNode v = admin.get("/v1/admin/audit/verify");
           scene("audit log", "hash chain intact, every decision recorded",
               v.path("records").asLong() + " records, chain " + (v.path("ok").asBoolean() ? "intact" : "broken at " + v.path("first_broken")),
@@ -169,6 +172,64 @@ public final class Demo {
     say.println();
     say.println(table());
     return scenes.stream().allMatch(Scene::ok);
+  }
+
+  /**
+   * A copy of machine-a's disk (a VM snapshot) runs on the same network. The copy logs in first
+   * and moves the one-time secret on; the original's next login presents the secret the copy
+   * made obsolete: the identity is locked and revoked, and the service refuses both tokens. An
+   * admin then re-enrolls the original under its name with a new key.
+   */
+  private void cloneScene(AdminClient admin, Authority authority, Path tmp, URI inventory, Agent a, Agent.Credential aToken,
+      char[] passphrase) throws Exception {
+    Path snapshot = tmp.resolve("snapshot-of-machine-a");
+    copyTree(a.directory(), snapshot);
+    Agent copy = Agent.open(snapshot, passphrase, InetAddress.ofLiteral("127.0.0.2"));
+    Agent.Credential copyToken = copy.login(AUDIENCE);
+    int copyCall = call(inventory, "GET", "DPoP " + copyToken.accessToken(), copy.dpopProof("GET", inventory, copyToken.accessToken()));
+    long t0 = System.nanoTime();
+    boolean caught;
+    try {
+      a.login(AUDIENCE);
+      caught = false;
+    } catch (Agent.RefusedException e) {
+      caught = e.status() == 401;
+    }
+    int original = 200;
+    int copied = 200;
+    long deadline = t0 + Duration.ofSeconds(5).toNanos();
+    while ((original != 401 || copied != 401) && System.nanoTime() < deadline) {
+      original = call(inventory, "GET", "DPoP " + aToken.accessToken(), a.dpopProof("GET", inventory, aToken.accessToken()));
+      copied = call(inventory, "GET", "DPoP " + copyToken.accessToken(), copy.dpopProof("GET", inventory, copyToken.accessToken()));
+    }
+    long refusedMs = ms(System.nanoTime() - t0);
+    String status = admin.get("/v1/admin/machines/machine-a").path("status").asText();
+    String reason = lastDenialReason(authority, "otp-chain");
+
+    String jt = admin.post("/v1/admin/machines/machine-a/reenroll", Map.of("ttl_seconds", 300)).path("join_token").asText();
+    Agent renewed = Agent.enroll(tmp.resolve("machine-a-reenrolled"), "127.0.0.1", authority.port(), authority.ca().root(), jt, passphrase,
+        InetAddress.ofLiteral("127.0.0.2"));
+    Agent.Credential fresh = renewed.login(AUDIENCE);
+    int renewedCall = 401;
+    long until = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+    while (renewedCall != 200 && System.nanoTime() < until) {
+      renewedCall = call(inventory, "GET", "DPoP " + fresh.accessToken(), renewed.dpopProof("GET", inventory, fresh.accessToken()));
+    }
+    int oldCopyToken = call(inventory, "GET", "DPoP " + copyToken.accessToken(), copy.dpopProof("GET", inventory, copyToken.accessToken()));
+    boolean copyRefused;
+    try {
+      copy.login(AUDIENCE);
+      copyRefused = false;
+    } catch (Agent.RefusedException e) {
+      copyRefused = e.status() == 401;
+    }
+    scene("a copy of machine-a's disk runs as a second machine (otp-chain)",
+        "the copy is caught, machine-a locked, the service refuses both tokens within 1000 ms; an admin re-enrolls the original",
+        "copy logged in and called (" + copyCall + "); original's next login " + (caught ? "refused" : "accepted") + "; audit: " + reason
+            + "; status " + status + "; service refused both (" + original + "/" + copied + ") " + refusedMs + " ms after detection; re-enrolled"
+            + " original calls (" + renewedCall + "); the copy's old token " + oldCopyToken + ", its login " + (copyRefused ? "refused" : "accepted"),
+        copyCall == 200 && caught && "locked".equals(status) && original == 401 && copied == 401 && refusedMs <= 1000 && renewedCall == 200
+            && oldCopyToken == 401 && copyRefused);
   }
 
   private Agent enroll(AdminClient admin, Authority authority, Path tmp, String name, String address, char[] passphrase) throws IOException {

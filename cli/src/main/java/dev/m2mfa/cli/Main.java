@@ -30,7 +30,7 @@ import picocli.CommandLine.Parameters;
     description = "Multi-factor authentication for machines.",
     footer = {"", "Examples:", "  m2mfa demo", "  m2mfa authority init --dir /var/lib/m2mfa", "  m2mfa agent login --dir /var/lib/m2mfa-agent --audience inventory",
         "", "Exit codes: 0 ok, 1 refused/failed, 2 usage, 3 environment."},
-    subcommands = {Main.DemoCommand.class, Main.AuthorityCommand.class, Main.AdminCommand.class, Main.AgentCommand.class, BenchCommand.class})
+    subcommands = {Main.DemoCommand.class, Main.AuthorityCommand.class, Main.AdminCommand.class, Main.AgentCommand.class, BenchCommand.class, Main.DrillCommand.class})
 public final class Main {
   static final ObjectMapper JSON = new ObjectMapper();
 
@@ -117,6 +117,48 @@ public final class Main {
         Runtime.getRuntime().addShutdownHook(new Thread(a::close));
         Thread.currentThread().join();
         return 0;
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- drill
+
+  @Command(name = "drill", mixinStandardHelpOptions = true, description = "Exercises that attack a local authority and report what it caught.",
+      subcommands = {DrillCommand.Clone.class})
+  static final class DrillCommand {
+    @Command(name = "clone", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Clone trials and crash-injected normal logins against a local authority (otp-chain factor).", "",
+            "Normal logins crash at random before persisting or before acknowledging the next one-time secret; any refusal is a "
+                + "false lock. Each trial copies an agent at a random point of its lineage and runs original and copy in random order "
+                + "until the identity is locked. detection_logins_max counts logins from the second party's first login to the refused "
+                + "one, over trials without crashes after the copy; detection_logins_max_with_crashes over all trials."},
+        footer = {"", "Example:", "  m2mfa drill clone --trials 1000 --normal-logins 10000 --json"})
+    static final class Clone implements Callable<Integer> {
+      @Option(names = "--trials", defaultValue = "1000") int trials;
+      @Option(names = "--normal-logins", defaultValue = "10000") int normalLogins;
+      @Option(names = "--crash-rate", defaultValue = "0.2", description = "Share of logins that crash before persist or ack.") double crashRate;
+      @Option(names = "--seed", description = "Random seed (default: time).") Long seed;
+      @Option(names = "--dir", description = "Work directory (default: a temp directory, removed afterwards).") Path dir;
+      @Option(names = "--json") boolean json;
+
+      @Override
+      public Integer call() throws Exception {
+        if (trials < 1 || trials > 1_000_000 || normalLogins < 0 || normalLogins > 10_000_000 || crashRate < 0 || crashRate >= 1) {
+          throw new CommandLine.ParameterException(new CommandLine(this), "trials 1-1000000, normal-logins 0-10000000, crash-rate 0-<1");
+        }
+        Path work = dir != null ? java.nio.file.Files.createDirectories(dir) : java.nio.file.Files.createTempDirectory("m2mfa-drill");
+        try {
+          var r = new CloneDrill(work, seed == null ? System.nanoTime() : seed, crashRate).run(trials, normalLogins);
+          if (json) BenchSupport.printJson(r.json());
+          else System.out.println(r.json());
+          return r.detected() == r.trials() && r.falseLocks() == 0 ? 0 : 1;
+        } finally {
+          if (dir == null) {
+            try (var s = java.nio.file.Files.walk(work)) {
+              s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+          }
+        }
       }
     }
   }

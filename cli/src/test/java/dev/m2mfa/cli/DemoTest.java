@@ -16,7 +16,8 @@ class DemoTest {
     Demo demo = new Demo(new PrintStream(narrative, true));
     boolean ok = demo.run();
     JsonNode json = new ObjectMapper().readTree(demo.json());
-    assertThat(json.path("scenes").size()).isGreaterThanOrEqualTo(6);
+    assertThat(json.path("scenes").size()).isGreaterThanOrEqualTo(7);
+    assertThat(json.path("scenes").toString()).contains("otp-chain");
     for (JsonNode s : json.path("scenes")) {
       assertThat(s.path("ok").asBoolean()).as(s.path("name").asText() + ": " + s.path("observed").asText()).isTrue();
       assertThat(s.path("expected").asText()).isNotBlank();

@@ -52,6 +52,7 @@ final class RevocationSubscriber implements AutoCloseable {
     private final CopyOnWriteArrayList<Consumer<String>> listeners = new CopyOnWriteArrayList<>();
 
     private volatile Set<String> revoked = ConcurrentHashMap.newKeySet();
+    private final Map<String, Long> reinstatedAt = new ConcurrentHashMap<>();
     private volatile long lastSeq;
     private volatile boolean synced;
     private volatile long lastLineNanos = System.nanoTime();
@@ -92,6 +93,26 @@ final class RevocationSubscriber implements AutoCloseable {
 
     boolean isRevoked(String subject) {
         return revoked.contains(subject);
+    }
+
+    /**
+     * Revoked now, or reinstated after {@code issuedAt}: revocation is final for the tokens
+     * issued before it, so a re-enrolled machine's old tokens (bound to its old key) stay dead.
+     */
+    boolean isRevoked(String subject, long issuedAtMillis) {
+        if (revoked.contains(subject)) {
+            return true;
+        }
+        Long since = reinstatedAt.get(subject);
+        return since != null && issuedAtMillis / 1000 < since / 1000; // iat has whole seconds
+    }
+
+    private void reinstated(String subject, long at) {
+        if (reinstatedAt.size() >= 100_000) {
+            long horizon = System.currentTimeMillis() - 15 * 60_000L;
+            reinstatedAt.values().removeIf(t -> t < horizon);
+        }
+        reinstatedAt.merge(subject, at, Math::max);
     }
 
     /** Runs {@code action} whenever the authority announces new signing keys. */
@@ -217,6 +238,12 @@ final class RevocationSubscriber implements AutoCloseable {
                 for (Map<String, Object> e : entries) {
                     fresh.add(requiredSubject(e));
                 }
+                Map<String, Object>[] back = JSONObjectUtils.getJSONObjectArray(o, "reinstated");
+                if (back != null) {
+                    for (Map<String, Object> e : back) {
+                        reinstated(requiredSubject(e), JSONObjectUtils.getLong(e, "at"));
+                    }
+                }
                 Set<String> before = new HashSet<>(revoked);
                 revoked = fresh;
                 lastSeq = seq;
@@ -242,6 +269,7 @@ final class RevocationSubscriber implements AutoCloseable {
                 String sub = requiredSubject(o);
                 if (seq > lastSeq) {
                     revoked.remove(sub);
+                    reinstated(sub, JSONObjectUtils.getLong(o, "at"));
                     lastSeq = seq;
                 }
             }

@@ -394,7 +394,7 @@ public final class TokenVerifier implements AutoCloseable {
         if (!revocations.fresh()) {
             throw TokenRejectedException.of(Reason.REVOCATION_STALE);
         }
-        if (revocations.isRevoked(subject)) {
+        if (revocations.isRevoked(subject, iat.getTime())) {
             throw TokenRejectedException.of(Reason.REVOKED);
         }
 

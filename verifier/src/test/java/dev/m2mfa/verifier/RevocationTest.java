@@ -110,8 +110,13 @@ class RevocationTest {
         assertThat(verifier.lastRevocationSeq()).isGreaterThanOrEqualTo(seq);
         assertThat(verifier.metrics().rejectedCount(Reason.REVOKED)).isGreaterThanOrEqualTo(1);
 
+        String issuedBeforeReinstate = mint.token(c -> c.subject(subject).issueTime(new java.util.Date(System.currentTimeMillis() - 2_000)));
         authority.reinstate(subject);
         await(Duration.ofSeconds(15), () -> outcome(subject) == null);
+        // revocation is final for tokens issued before it: a re-enrolled machine's old tokens stay refused
+        TokenRequest old = TokenRequest.builder().authorization("DPoP " + issuedBeforeReinstate)
+                .dpop(mint.proof("GET", URL, issuedBeforeReinstate)).method("GET").uri(URL).build();
+        assertThat(catchThrowableOfType(TokenRejectedException.class, () -> verifier.verify(old)).reason()).isEqualTo(Reason.REVOKED);
     }
 
     @Test

@@ -60,6 +60,22 @@ public final class OtpChainState {
     return new OtpChainState(dir, kp);
   }
 
+  /**
+   * For drills only: a chain key held in memory (only the public file is written), so that a
+   * drill enrolling thousands of machines does not spend its time on PBKDF2; the secret file
+   * is handled exactly as in {@link #create}.
+   */
+  public static OtpChainState createInMemoryForDrill(Path dir) throws IOException {
+    AsymmetricCipherKeyPair kp = OtpEnvelope.newChainKey();
+    KeyFiles.writeAtomically(dir.resolve(PUBLIC_FILE), Base64.getUrlEncoder().withoutPadding().encode(OtpEnvelope.publicKey(kp)), "rw-r--r--");
+    return new OtpChainState(dir, kp);
+  }
+
+  /** The same chain key over another directory (a copy of this agent's files, as a disk image carries them). */
+  public OtpChainState sameKeyIn(Path otherDir) {
+    return new OtpChainState(otherDir, chainKey);
+  }
+
   /** Opens the chain state of an enrolled agent, or returns null if it has none (enrolled before otp-chain). */
   public static OtpChainState open(Path dir, char[] passphrase) throws IOException {
     if (!Files.exists(dir.resolve(KEY_FILE))) return null;

@@ -199,7 +199,8 @@ public final class AuthorityServer implements AutoCloseable {
       case "/v1/revocations" -> {
         requireMethod(method, "GET");
         RevocationHub.Snapshot s = authority.revocationHub().snapshot();
-        writeJson(response, 200, Map.of("seq", s.seq(), "revoked", s.revoked().stream().map(AuthorityServer::eventBody).toList()), callback);
+        writeJson(response, 200, Map.of("seq", s.seq(), "revoked", s.revoked().stream().map(AuthorityServer::eventBody).toList(),
+            "reinstated", s.reinstated().stream().map(AuthorityServer::eventBody).toList()), callback);
       }
       case "/v1/revocations/stream" -> {
         requireMethod(method, "GET");
@@ -251,11 +252,12 @@ public final class AuthorityServer implements AutoCloseable {
     JsonNode body = readJson(request, "POST");
     String machine = text(body, "machine", 100, true);
     String audience = text(body, "audience", 200, true);
+    String acr = text(body, "acr", 100, false);
     byte[] challenge;
     try {
-      challenge = authority.login().start(machine, audience, exporter(request));
+      challenge = authority.login().start(machine, audience, acr, exporter(request));
     } catch (LoginService.BadRequest e) {
-      throw Problem.badRequest("audience must be 1-200 printable ASCII characters");
+      throw Problem.badRequest("audience must be 1-200 and acr 1-100 printable ASCII characters");
     }
     writeBytes(response, 200, "application/json", challenge, callback);
   }
@@ -325,6 +327,7 @@ public final class AuthorityServer implements AutoCloseable {
         line.put("type", "snapshot");
         line.put("seq", snap.seq());
         line.put("revoked", snap.revoked().stream().map(AuthorityServer::eventBody).toList());
+        line.put("reinstated", snap.reinstated().stream().map(AuthorityServer::eventBody).toList());
         writeLine(response, line);
         seq = snap.seq();
       }

@@ -65,11 +65,12 @@ public final class LoginService {
   private final TokenIssuer tokens;
   private final CertificateAuthority ca;
   private final AuditLog audit;
+  private volatile LoginPolicy policy;
   private final ConcurrentHashMap<String, Session> sessions = new ConcurrentHashMap<>();
   private final AtomicInteger sinceSweep = new AtomicInteger();
 
-  private record Session(String id, MachineRecord machine, String requestedName, String audience, byte[] challengeBytes,
-      byte[] exporter, Map<String, Map<String, Object>> challenges, long expiresAt) {}
+  private record Session(String id, MachineRecord machine, String requestedName, String audience, String requestedAcr,
+      byte[] challengeBytes, byte[] exporter, Map<String, Map<String, Object>> challenges, long expiresAt) {}
 
   public LoginService(Store store, AuthorityConfig config, Map<String, FactorVerifier> verifiers, TokenIssuer tokens,
       CertificateAuthority ca, AuditLog audit) {
@@ -79,21 +80,44 @@ public final class LoginService {
     this.tokens = tokens;
     this.ca = ca;
     this.audit = audit;
+    this.policy = LoginPolicy.legacy(config.policyClasses(), config.tokenLifetime(), config.certificateLifetime());
+  }
+
+  /** Swaps the policy (a reloaded policy file); logins already started finish under the new one. */
+  public void policy(LoginPolicy policy) {
+    this.policy = java.util.Objects.requireNonNull(policy);
+  }
+
+  public LoginPolicy policy() {
+    return policy;
   }
 
   /** The start response body (exact bytes; they are part of the transcript). */
   public byte[] start(String untrustedMachineName, String untrustedAudience, byte[] exporter) {
+    return start(untrustedMachineName, untrustedAudience, null, exporter);
+  }
+
+  /**
+   * The start response body (exact bytes; they are part of the transcript).
+   *
+   * @param untrustedAcr the level the agent asks for (a step-up), or null for what the audience needs
+   */
+  public byte[] start(String untrustedMachineName, String untrustedAudience, String untrustedAcr, byte[] exporter) {
     sweepSometimes();
     if (sessions.size() >= MAX_SESSIONS) throw new Overloaded();
     String name = MachineName.isValid(untrustedMachineName) ? untrustedMachineName : "invalid";
     String audience = untrustedAudience == null ? "" : untrustedAudience;
     if (audience.isEmpty() || audience.length() > 200 || !audience.matches("[\\x21-\\x7e]+")) throw new BadRequest("audience must be 1-200 printable ASCII characters");
+    if (untrustedAcr != null && (untrustedAcr.isEmpty() || untrustedAcr.length() > 100 || !untrustedAcr.matches("[\\x21-\\x7e]+"))) {
+      throw new BadRequest("acr must be 1-100 printable ASCII characters");
+    }
+    LoginPolicy p = policy;
     MachineRecord machine = MachineName.isValid(untrustedMachineName)
         ? store.machines().find(untrustedMachineName).filter(MachineRecord::active).orElse(null) : null;
-    List<String> required = machine == null ? null : config.policyClasses().get(machine.policyClass());
+    List<String> required = machine == null ? null : p.factorsToChallenge(machine.policyClass(), audience, untrustedAcr).orElse(null);
     if (required == null) {
       machine = null; // unknown machine, or its class is no longer configured: fail closed with a decoy
-      required = config.policyClasses().getOrDefault("default", DECOY_FACTORS);
+      required = p.factorsToChallenge("default", audience, null).orElse(DECOY_FACTORS);
     }
     Map<String, Map<String, Object>> challenges = new LinkedHashMap<>();
     EnrolledMachine em = machine == null ? DECOY : enrolled(machine);
@@ -113,7 +137,7 @@ public final class LoginService {
     } catch (Exception e) {
       throw new IllegalStateException(e);
     }
-    sessions.put(id, new Session(id, machine, name, audience, bytes, exporter.clone(), challenges, expiresAt));
+    sessions.put(id, new Session(id, machine, name, audience, untrustedAcr, bytes, exporter.clone(), challenges, expiresAt));
     return bytes;
   }
 
@@ -184,7 +208,10 @@ public final class LoginService {
     Map<String, Object> extras = new LinkedHashMap<>();
     if (!transactional.isEmpty()) {
       boolean keyPassed = results.stream().anyMatch(r -> r.factor().equals("key") && r.passed());
-      boolean othersPassed = results.stream().allMatch(FactorResult::passed);
+      // advance only if the login would be allowed with the transactional factors passing
+      java.util.Set<String> hypothetical = new java.util.HashSet<>(transactional);
+      results.stream().filter(FactorResult::passed).forEach(r -> hypothetical.add(r.factor()));
+      boolean othersPassed = policy.decide(fresh.policyClass(), s.audience, s.requestedAcr, hypothetical).allowed();
       List<Runnable> afterCommit = new ArrayList<>();
       List<FactorResult> judged = store.transaction(() -> {
         List<FactorResult> out = new ArrayList<>();
@@ -211,10 +238,14 @@ public final class LoginService {
       results.addAll(judged);
     }
     detail.put("factors", results.stream().map(LoginService::auditEntry).toList());
-    boolean allPassed = results.stream().allMatch(FactorResult::passed);
-    if (!allPassed) return deny(subject, detail, "required factor did not pass");
-    List<String> amr = results.stream().map(FactorResult::factor).toList();
-    String acr = "m2mfa:" + Math.min(3, amr.size()) + "fa";
+    if (s.requestedAcr != null) detail.put("requested_acr", s.requestedAcr);
+    java.util.Set<String> passed = new java.util.LinkedHashSet<>();
+    results.stream().filter(FactorResult::passed).forEach(r -> passed.add(r.factor()));
+    LoginPolicy.Decision decision = policy.decide(fresh.policyClass(), s.audience, s.requestedAcr, passed);
+    detail.put("policy", decision.reason());
+    if (!decision.allowed()) return deny(subject, detail, "policy: " + decision.reason());
+    List<String> amr = decision.amr();
+    String acr = decision.acr();
     String x5t = null;
     if (clientCert != null && s.machine.spiffeId().equals(CertificateAuthority.spiffeIdOf(clientCert))
         && java.util.Arrays.equals(clientCert.getPublicKey().getEncoded(), em.identityKey().getEncoded())) {
@@ -223,19 +254,19 @@ public final class LoginService {
     String chain = null;
     if (wantCertificate) {
       // the agent switches to the new certificate at once: bind the token to that one
-      X509Certificate cert = ca.issueMachine(fresh.name(), em.identityKey(), config.certificateLifetime());
+      X509Certificate cert = ca.issueMachine(fresh.name(), em.identityKey(), decision.certificateLifetime());
       chain = Pem.encodeChain(ca.chainFor(cert));
       x5t = CertificateAuthority.thumbprint(cert);
       detail.put("certificate_serial", cert.getSerialNumber().toString(16));
     }
     TokenIssuer.IssuedToken token = tokens.issue(fresh.spiffeId(), fresh.name(), s.audience, amr, acr, fresh.keyThumbprint(), x5t,
-        config.tokenLifetime());
+        decision.tokenLifetime());
     detail.put("decision", "allow");
     detail.put("amr", amr);
     detail.put("acr", acr);
     detail.put("jti", token.jti());
     audit.appendAndWait("login.allowed", subject, detail);
-    return Optional.of(new Success(token.jwt(), config.tokenLifetime().toSeconds(), amr, acr, chain, extras));
+    return Optional.of(new Success(token.jwt(), decision.tokenLifetime().toSeconds(), amr, acr, chain, extras));
   }
 
   @SuppressWarnings("unchecked")

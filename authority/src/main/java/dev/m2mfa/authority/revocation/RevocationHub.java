@@ -21,6 +21,9 @@ public final class RevocationHub {
   private final Condition changed = lock.newCondition();
   private final List<RevocationRecord> events = new ArrayList<>();
   private final Map<String, RevocationRecord> revoked = new LinkedHashMap<>();
+  /** Recent reinstatements: tokens issued before them stay refused (a token lives at most 5 min). */
+  private final Map<String, RevocationRecord> reinstated = new LinkedHashMap<>();
+  private static final long REINSTATE_MEMORY_MILLIS = 15 * 60_000;
   private long keysVersion;
 
   public RevocationHub(Store store) {
@@ -47,16 +50,28 @@ public final class RevocationHub {
 
   private void apply(RevocationRecord e) {
     events.add(e);
-    if ("revoke".equals(e.kind())) revoked.put(e.subject(), e);
-    else revoked.remove(e.subject());
+    if ("revoke".equals(e.kind())) {
+      revoked.put(e.subject(), e);
+      reinstated.remove(e.subject());
+    } else {
+      revoked.remove(e.subject());
+      reinstated.put(e.subject(), e);
+    }
   }
 
-  public record Snapshot(long seq, List<RevocationRecord> revoked) {}
+  /**
+   * @param reinstated subjects reinstated in the last 15 minutes, with the time: a verifier
+   *     refuses their tokens issued before that time (revocation is final for tokens issued
+   *     before it; a re-enrolled machine's old tokens never come back)
+   */
+  public record Snapshot(long seq, List<RevocationRecord> revoked, List<RevocationRecord> reinstated) {}
 
   public Snapshot snapshot() {
     lock.lock();
     try {
-      return new Snapshot(latestSeqLocked(), List.copyOf(revoked.values()));
+      long horizon = System.currentTimeMillis() - REINSTATE_MEMORY_MILLIS;
+      reinstated.values().removeIf(r -> r.at() < horizon);
+      return new Snapshot(latestSeqLocked(), List.copyOf(revoked.values()), List.copyOf(reinstated.values()));
     } finally {
       lock.unlock();
     }
