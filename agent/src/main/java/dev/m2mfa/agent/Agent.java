@@ -172,7 +172,7 @@ public final class Agent {
    * Opens an enrolled agent whose identity key lives in {@code signer} (a TPM, an HSM) rather
    * than in {@code identity.key}; {@code bindOverride} replaces the stored source address.
    */
-  public static Agent open(Path dir, MachineSigner signer, InetAddress bindOverride) throws IOException {
+  public static Agent openWithSigner(Path dir, MachineSigner signer, InetAddress bindOverride) throws IOException {
     Properties p = new Properties();
     try (var r = Files.newBufferedReader(dir.resolve("agent.conf"))) {
       p.load(r);

@@ -89,7 +89,7 @@ public final class DemoTpmScene {
       String loginResult;
       boolean loginRefused;
       try {
-        Agent.open(stolen, ownKey, bind).login("inventory");
+        Agent.openWithSigner(stolen, ownKey, bind).login("inventory");
         loginResult = "logged in";
         loginRefused = false;
       } catch (Agent.RefusedException e) {

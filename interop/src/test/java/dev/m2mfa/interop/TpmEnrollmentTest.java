@@ -198,7 +198,7 @@ class TpmEnrollmentTest {
     assertThatThrownBy(() -> TpmEnrollment.open(stolen, null)).isInstanceOf(TpmException.class)
         .hasMessageContaining("holds a different key");
     // ...and a login signed by it with the stolen files fails at the authority
-    Agent impostor = Agent.open(stolen, attackerKey, InetAddress.ofLiteral("127.0.0.1"));
+    Agent impostor = Agent.openWithSigner(stolen, attackerKey, InetAddress.ofLiteral("127.0.0.1"));
     assertThatThrownBy(() -> impostor.login("inventory")).isInstanceOf(Agent.RefusedException.class)
         .satisfies(e -> assertThat(((Agent.RefusedException) e).status()).isEqualTo(401));
   }

@@ -126,10 +126,21 @@ public final class TpmPublic {
       p.init(new ECGenParameterSpec(name));
       ECParameterSpec spec = p.getParameterSpec(ECParameterSpec.class);
       ECPoint w = new ECPoint(new BigInteger(1, x), new BigInteger(1, y));
+      if (!onCurve(spec, w)) throw new MalformedTpmDataException("the ECC point is not on its curve");
       return KeyFactory.getInstance("EC").generatePublic(new ECPublicKeySpec(w, spec));
     } catch (GeneralSecurityException e) {
       throw new MalformedTpmDataException("the ECC point is not on its curve");
     }
+  }
+
+  /** y^2 = x^3 + ax + b (mod p), with both coordinates in the field. */
+  private static boolean onCurve(ECParameterSpec spec, ECPoint w) {
+    BigInteger p = ((java.security.spec.ECFieldFp) spec.getCurve().getField()).getP();
+    BigInteger x = w.getAffineX();
+    BigInteger y = w.getAffineY();
+    if (x.signum() < 0 || y.signum() < 0 || x.compareTo(p) >= 0 || y.compareTo(p) >= 0) return false;
+    BigInteger right = x.pow(3).add(spec.getCurve().getA().multiply(x)).add(spec.getCurve().getB()).mod(p);
+    return y.modPow(BigInteger.TWO, p).equals(right);
   }
 
   private static PublicKey rsaKey(byte[] modulus, long exponent) {

@@ -98,7 +98,7 @@ public final class TpmEnrollment {
         p.store(w, "m2mfa agent");
       }
       done = true;
-      return Agent.open(dir, key, bind);
+      return Agent.openWithSigner(dir, key, bind);
     } finally {
       if (!done) TpmKeyProvider.destroy(tpm, dir, handle);
     }
@@ -106,7 +106,7 @@ public final class TpmEnrollment {
 
   /** Opens a TPM-enrolled agent from its state directory ({@code tpm_tcti}/{@code tpm_handle} in agent.conf). */
   public static Agent open(Path dir, InetAddress bindOverride) throws IOException {
-    return Agent.open(dir, openKey(dir), bindOverride);
+    return Agent.openWithSigner(dir, openKey(dir), bindOverride);
   }
 
   /** The TPM login key of the agent in {@code dir}, from its {@code agent.conf}. */

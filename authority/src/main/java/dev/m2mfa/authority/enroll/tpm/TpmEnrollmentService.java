@@ -27,7 +27,8 @@ import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequest;
 /**
  * Enrollment of a machine whose login key lives in a TPM 2.0, proven by credential
  * activation. Two rounds, joined by a single-use server-side session that expires after
- * {@link TpmEnrollmentSettings#sessionLifetime}:
+ * {@link TpmEnrollmentSettings#sessionLifetime} (at most 1024 pending, 16 per source address,
+ * so that callers without a join token cannot crowd out real enrollments from elsewhere):
  *
  * <ol>
  *   <li><b>start</b>: the agent sends its join token, its EK public area (and EK certificate if
@@ -57,6 +58,7 @@ public final class TpmEnrollmentService {
   private static final SecureRandom RANDOM = new SecureRandom();
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final int MAX_PENDING = 1024;
+  private static final int MAX_PENDING_PER_SOURCE = 16;
   private static final byte[] POSSESSION_CONTEXT = "m2mfa tpm enrollment v1\0".getBytes(StandardCharsets.US_ASCII);
   private static final int AK_ATTRIBUTES = TpmPublic.RESTRICTED | TpmPublic.SIGN | TpmPublic.FIXED_TPM | TpmPublic.FIXED_PARENT
       | TpmPublic.SENSITIVE_DATA_ORIGIN;
@@ -134,7 +136,10 @@ public final class TpmEnrollmentService {
       byte[] untrustedAkPublic, InetAddress source) {
     long now = System.currentTimeMillis();
     sessions.values().removeIf(s -> s.expiresAt() < now);
-    if (sessions.size() >= MAX_PENDING) throw new Busy();
+    String from = source.getHostAddress();
+    if (sessions.size() >= MAX_PENDING || sessions.values().stream().filter(s -> s.source().equals(from)).count() >= MAX_PENDING_PER_SOURCE) {
+      throw new Busy();
+    }
     if (untrustedJoinToken == null || untrustedJoinToken.isEmpty() || untrustedJoinToken.length() > 200) {
       throw deny("join token missing or malformed", source);
     }
