@@ -103,5 +103,6 @@ class TpmKeyProviderTest {
     }
     assertEquals("", swtpm.toolOk("tpm2_getcap", "handles-transient").strip());
     assertEquals("", swtpm.toolOk("tpm2_getcap", "handles-loaded-session").strip());
+    assertEquals("", swtpm.toolOk("tpm2_getcap", "handles-saved-session").strip());
   }
 }

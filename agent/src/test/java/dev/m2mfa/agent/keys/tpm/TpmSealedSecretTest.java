@@ -102,6 +102,7 @@ class TpmSealedSecretTest {
     for (int i = 0; i < 5; i++) TpmSealedSecret.unseal(tpm, dir);
     assertEquals("", swtpm.toolOk("tpm2_getcap", "handles-transient").strip());
     assertEquals("", swtpm.toolOk("tpm2_getcap", "handles-loaded-session").strip());
+    assertEquals("", swtpm.toolOk("tpm2_getcap", "handles-saved-session").strip());
   }
 
   static int indexOf(byte[] hay, byte[] needle) {
