@@ -329,6 +329,28 @@ class TpmEnrollmentTest {
     assertNotEnrolled("tpm-fake-ak");
   }
 
+  @Test
+  void softwareLoginKeyClaimingTpmAttributesCannotBeCertifiedByTheRealAk() throws Exception {
+    // the other half of the chain: the attacker's software login key, described with fixedTPM etc.,
+    // loaded into the real TPM next to a real AK, and the AK asked to certify it
+    KeyPair soft = KeyFiles.newP256();
+    int loginAttributes = TpmPublic.FIXED_TPM | TpmPublic.FIXED_PARENT | TpmPublic.SENSITIVE_DATA_ORIGIN
+        | TpmPublic.USER_WITH_AUTH | TpmPublic.SIGN;
+    byte[] fakeLogin = softwareAkPublic((ECPublicKey) soft.getPublic(), loginAttributes);
+    Path work = Files.createDirectories(tmp.resolve("fake-login"));
+    Files.write(work.resolve("login.pub"), fakeLogin);
+    a.toolOk("tpm2_createak", "-C", "0x81010016", "-G", "ecc", "-g", "sha256", "-s", "ecdsa", "-c", work.resolve("ak.ctx").toString());
+    a.toolOk("tpm2_flushcontext", "-t");
+    a.toolOk("tpm2_loadexternal", "-C", "n", "-u", work.resolve("login.pub").toString(), "-c", work.resolve("login.ctx").toString());
+    a.toolOk("tpm2_flushcontext", "-t");
+    var r = a.tool("tpm2_certify", "-c", work.resolve("login.ctx").toString(), "-C", work.resolve("ak.ctx").toString(), "-g", "sha256",
+        "-o", work.resolve("attest").toString(), "-s", work.resolve("sig").toString(), "-f", "plain");
+    a.tool("tpm2_flushcontext", "-t");
+    assertThat(r.exitCode()).as(r.output()).isNotZero();
+    assertThat(r.output()).contains("0x12F");
+    assertThat(work.resolve("attest")).doesNotExist();
+  }
+
   static byte[] tpm2ToolsCredential(byte[] idObject, byte[] encryptedSecret) {
     ByteArrayOutputStream file = new ByteArrayOutputStream();
     file.writeBytes(new byte[] {(byte) 0xBA, (byte) 0xDC, (byte) 0xC0, (byte) 0xDE, 0, 0, 0, 1});
