@@ -116,9 +116,15 @@ public final class TpmEnrollment {
       p.load(r);
     }
     if (!"tpm".equals(p.getProperty("key_provider"))) throw new IOException("the agent in " + dir + " does not keep its key in a TPM");
-    TpmTools tpm = TpmTools.of(p.getProperty("tpm_tcti", TpmTools.DEVICE_TCTI));
-    int handle = Integer.parseUnsignedInt(p.getProperty("tpm_handle", TpmTools.handle(TpmKeyProvider.DEFAULT_HANDLE)).substring(2), 16);
-    return TpmKeyProvider.open(tpm, dir, handle);
+    String handle = p.getProperty("tpm_handle", TpmTools.handle(TpmKeyProvider.DEFAULT_HANDLE)).strip();
+    if (!handle.matches("0x[0-9a-fA-F]{8}")) throw new IOException(dir.resolve("agent.conf") + ": tpm_handle must look like 0x81000201");
+    TpmTools tpm;
+    try {
+      tpm = TpmTools.of(p.getProperty("tpm_tcti", TpmTools.DEVICE_TCTI).strip());
+    } catch (IllegalArgumentException e) {
+      throw new IOException(dir.resolve("agent.conf") + ": tpm_tcti is not a valid TCTI string");
+    }
+    return TpmKeyProvider.open(tpm, dir, Integer.parseUnsignedInt(handle.substring(2), 16));
   }
 
   /** What the login key signs in round two; equal to the authority's {@code possessionMessage}. */
