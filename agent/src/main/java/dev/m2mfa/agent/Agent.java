@@ -177,6 +177,25 @@ public final class Agent {
     return agent;
   }
 
+  /**
+   * Opens an enrolled agent whose identity key lives in {@code signer} (a TPM, an HSM) rather
+   * than in {@code identity.key}; {@code bindOverride} replaces the stored source address.
+   */
+  public static Agent openWithSigner(Path dir, MachineSigner signer, InetAddress bindOverride) throws IOException {
+    Properties p = new Properties();
+    try (var r = Files.newBufferedReader(dir.resolve("agent.conf"))) {
+      p.load(r);
+    }
+    String authority = p.getProperty("authority");
+    int colon = authority.lastIndexOf(':');
+    InetAddress bind = bindOverride;
+    if (bind == null && p.getProperty("bind") != null) bind = InetAddress.ofLiteral(p.getProperty("bind"));
+    X509Certificate root = Pem.certificate(Files.readString(dir.resolve("root.pem")));
+    List<X509Certificate> chain = Pem.certificates(Files.readString(dir.resolve("machine.pem")));
+    return new Agent(dir, authority.substring(0, colon), Integer.parseInt(authority.substring(colon + 1)), p.getProperty("name"),
+        bind, signer, root, chain);
+  }
+
   public String name() {
     return name;
   }

@@ -50,6 +50,7 @@ public final class Authority implements AutoCloseable {
   private final EnrollmentService enrollment;
   private final LoginService login;
   private final ScheduledExecutorService housekeeping;
+  private volatile dev.m2mfa.authority.enroll.tpm.TpmEnrollmentService tpmEnrollment;
   private AuthorityServer server;
   private volatile boolean running;
 
@@ -115,8 +116,11 @@ public final class Authority implements AutoCloseable {
       throw e;
     }
     try {
-      return new Authority(config, store, ca, passphrase);
-    } catch (RuntimeException e) {
+      var tpmSettings = dev.m2mfa.authority.enroll.tpm.TpmEnrollmentSettings.load(dir);
+      Authority a = new Authority(config, store, ca, passphrase);
+      a.tpmEnrollment = new dev.m2mfa.authority.enroll.tpm.TpmEnrollmentService(store, a.enrollment, a.audit, tpmSettings);
+      return a;
+    } catch (RuntimeException | IOException e) {
       store.close();
       throw e;
     }
@@ -197,6 +201,11 @@ public final class Authority implements AutoCloseable {
 
   public EnrollmentService enrollment() {
     return enrollment;
+  }
+
+  /** TPM enrollment by credential activation (settings from the directory's {@code tpm/} folder). */
+  public dev.m2mfa.authority.enroll.tpm.TpmEnrollmentService tpmEnrollment() {
+    return tpmEnrollment;
   }
 
   public LoginService login() {

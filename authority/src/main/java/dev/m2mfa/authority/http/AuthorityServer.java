@@ -207,6 +207,7 @@ public final class AuthorityServer implements AutoCloseable {
         stream(request, response, callback);
       }
       case "/v1/enroll" -> enroll(request, response, callback);
+      case TpmEnrollmentRoutes.START, TpmEnrollmentRoutes.FINISH -> writeJson(response, 200, TpmEnrollmentRoutes.handle(authority, path, readJson(request, "POST"), source(request)), callback);
       case "/v1/login/start" -> loginStart(request, response, callback);
       case "/v1/login/finish" -> loginFinish(request, response, callback);
       case "/v1/login/ack" -> loginAck(request, response, callback);
