@@ -209,6 +209,7 @@ public final class AuthorityServer implements AutoCloseable {
       case "/v1/login/finish" -> loginFinish(request, response, callback);
       default -> {
         if (path.startsWith("/v1/admin/")) admin(request, response, callback, path.substring("/v1/admin/".length()), method);
+        else if (path.startsWith("/v1/ssh/")) new SshRoutes(authority).handle(request, response, callback, path, source(request));
         else throw Problem.notFound();
       }
     }
