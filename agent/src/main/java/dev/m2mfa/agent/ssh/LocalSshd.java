@@ -43,7 +43,24 @@ public final class LocalSshd implements AutoCloseable {
    * @param trustDir the directory {@code SshdSync} writes ({@code trusted_user_ca_keys}, {@code revoked_keys.krl})
    */
   public static LocalSshd start(Path dir, Path hostKey, Path trustDir) throws IOException, InterruptedException {
+    return start(dir, hostKey, trustDir, null);
+  }
+
+  /**
+   * Like {@link #start(Path, Path, Path)}; with {@code principalsByUser} the certificate principals each
+   * local account accepts go to {@code AuthorizedPrincipalsFile} (one file per user in {@code dir/principals});
+   * without, a certificate must name the account itself.
+   */
+  public static LocalSshd start(Path dir, Path hostKey, Path trustDir, java.util.Map<String, List<String>> principalsByUser)
+      throws IOException, InterruptedException {
     Files.createDirectories(dir);
+    String principalsFile = "none";
+    if (principalsByUser != null) {
+      Path pdir = dir.resolve("principals");
+      Files.createDirectories(pdir);
+      for (var e : principalsByUser.entrySet()) Files.writeString(pdir.resolve(e.getKey()), String.join("\n", e.getValue()) + "\n");
+      principalsFile = pdir.toAbsolutePath() + "/%u";
+    }
     Path run = Path.of("/run/sshd");
     if (!Files.isDirectory(run)) Files.createDirectories(run);
     int port;
@@ -57,7 +74,7 @@ public final class LocalSshd implements AutoCloseable {
         "TrustedUserCAKeys " + trustDir.resolve(SshdSync.CA_FILE).toAbsolutePath(),
         "RevokedKeys " + trustDir.resolve(SshdSync.KRL_FILE).toAbsolutePath(),
         "AuthorizedKeysFile none",
-        "AuthorizedPrincipalsFile none",
+        "AuthorizedPrincipalsFile " + principalsFile,
         "PubkeyAuthentication yes",
         "PasswordAuthentication no",
         "KbdInteractiveAuthentication no",
@@ -110,12 +127,19 @@ public final class LocalSshd implements AutoCloseable {
    * strictly against {@code knownHosts}.
    */
   public List<String> sshCommand(String user, Path identity, Path certificate, Path knownHosts, String bindAddress, String command) {
+    return sshCommand(user, identity, certificate, knownHosts, bindAddress, null, command);
+  }
+
+  /** With {@code hostAlias}, the host certificate must name that host (ssh's {@code HostKeyAlias}). */
+  public List<String> sshCommand(String user, Path identity, Path certificate, Path knownHosts, String bindAddress, String hostAlias,
+      String command) {
     List<String> c = new ArrayList<>(List.of(SSH, "-F", "/dev/null", "-p", "" + port, "-i", identity.toAbsolutePath().toString(),
         "-o", "CertificateFile=" + certificate.toAbsolutePath(), "-o", "IdentitiesOnly=yes", "-o", "IdentityAgent=none",
         "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "-o", "StrictHostKeyChecking=yes",
         "-o", "UserKnownHostsFile=" + knownHosts.toAbsolutePath(), "-o", "GlobalKnownHostsFile=/dev/null",
         "-o", "LogLevel=ERROR"));
     if (bindAddress != null) c.addAll(List.of("-b", bindAddress));
+    if (hostAlias != null) c.addAll(List.of("-o", "HostKeyAlias=" + hostAlias));
     c.add(user + "@127.0.0.1");
     c.add(command);
     return c;
