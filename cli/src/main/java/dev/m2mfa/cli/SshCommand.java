@@ -38,6 +38,7 @@ public final class SshCommand implements Callable<Integer> {
   @Option(names = "--host-key", description = "A host public key to get a host certificate for (repeatable, at most 8).")
   List<Path> hostKeys = new ArrayList<>();
   @Option(names = "--bind", description = "Local source address to connect from.") String bind;
+  @Option(names = "--ssh-auth-sock", description = "The ssh-agent socket for --ssh-agent (default $SSH_AUTH_SOCK).") Path sshAuthSock;
 
   @Override
   public Integer call() throws Exception {
@@ -53,7 +54,9 @@ public final class SshCommand implements Callable<Integer> {
           + Instant.ofEpochSecond(c.validBefore()));
       if (sshAgent) {
         long seconds = Math.max(1, c.validBefore() - Instant.now().getEpochSecond());
-        Process p = new ProcessBuilder("ssh-add", "-t", Long.toString(seconds), k.toString()).inheritIO().start();
+        ProcessBuilder pb = new ProcessBuilder("ssh-add", "-t", Long.toString(seconds), k.toString()).inheritIO();
+        if (sshAuthSock != null) pb.environment().put("SSH_AUTH_SOCK", sshAuthSock.toString());
+        Process p = pb.start();
         int rc = p.waitFor();
         if (rc != 0) {
           System.err.println("ssh-add failed (exit " + rc + "); is an ssh-agent running (SSH_AUTH_SOCK)?");

@@ -163,6 +163,16 @@ class SshEndpointBadInputTest {
   }
 
   @Test
+  void validTokenOfAMachineRevokedSinceIsRefused() throws Exception {
+    Agent r = authority.enroll(tmp, "ssh-bad-r", "127.0.0.1/32", "127.0.0.1");
+    String token = r.login("m2mfa:ssh").accessToken();
+    authority.authority.revocations().revoke("ssh-bad-r", "test", "test");
+    Reply reply = post(USER_CERT, keyBody(sshKey), Map.of("Authorization", "DPoP " + token, "DPoP", r.dpopProof("POST", uri(USER_CERT), token)));
+    assertProblem(reply, 401, "invalid-token");
+    assertThat(authority.authority.store().sshCertificates().forMachine("ssh-bad-r", 10)).isEmpty();
+  }
+
+  @Test
   void publicRoutesServeTheCaKeysAndAKrl() throws Exception {
     Reply user = AdminClient.get(http, authority.port(), "/v1/ssh/user-ca.pub");
     assertThat(user.status()).isEqualTo(200);
