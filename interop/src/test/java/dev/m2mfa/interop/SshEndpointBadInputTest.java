@@ -141,11 +141,52 @@ class SshEndpointBadInputTest {
     assertProblem(post(USER_CERT, keyBody(cert), auth("m2mfa:ssh", USER_CERT)), 400, "unsupported-ssh-key");
     // wrong shapes and sizes, before any authentication
     assertProblem(post(USER_CERT, "{\"public_key\": 5}", Map.of()), 400, "unsupported-ssh-key");
-    assertProblem(post(USER_CERT, "{\"public_key\": \"" + "A".repeat(20_000) + "\"}", Map.of()), 413, "payload-too-large");
+    // the server answers before it read the body: sent raw (see BadInputTest.rawExchange)
+    byte[] huge = ("{\"public_key\": \"" + "A".repeat(20_000) + "\"}").getBytes(java.nio.charset.StandardCharsets.UTF_8);
+    assertProblem(rawPost(USER_CERT, huge), 413, "payload-too-large");
     assertProblem(post(USER_CERT, "[1,2]", Map.of()), 400, "invalid-request");
     assertProblem(post("/v1/ssh/host-certificate", "{\"public_keys\": []}", auth("m2mfa:ssh", "/v1/ssh/host-certificate")), 400,
         "invalid-request");
     assertThat(issued()).isEqualTo(before + 1); // only the certificateLine() call above
+  }
+
+  /**
+   * POSTs {@code body} over a raw TLS socket and reads the early answer while a separate thread
+   * writes (the JDK client reads only after sending everything, and the server closes after its
+   * 413; see BadInputTest.rawExchange for the same approach).
+   */
+  static Reply rawPost(String path, byte[] body) throws Exception {
+    byte[] head = ("POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + authority.port() + "\r\nContent-Type: application/json\r\n"
+        + "Content-Length: " + body.length + "\r\nConnection: close\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    var tls = AdminClient.trusting(authority.authority.ca().root());
+    try (var s = (javax.net.ssl.SSLSocket) tls.getSocketFactory().createSocket()) {
+      s.setSendBufferSize(1 << 20);
+      s.setSoTimeout((int) AdminClient.TIMEOUT.toMillis());
+      s.connect(new java.net.InetSocketAddress("127.0.0.1", authority.port()), (int) AdminClient.TIMEOUT.toMillis());
+      var p = s.getSSLParameters();
+      p.setProtocols(new String[] {"TLSv1.3"});
+      s.setSSLParameters(p);
+      s.startHandshake();
+      var out = s.getOutputStream();
+      Thread writer = Thread.ofVirtual().start(() -> {
+        try {
+          out.write(head);
+          out.write(body);
+          out.flush();
+        } catch (java.io.IOException expected) {
+          // the server may close before reading it all
+        }
+      });
+      byte[] all = s.getInputStream().readNBytes(64 * 1024);
+      writer.join(AdminClient.TIMEOUT.toMillis());
+      String text = new String(all, java.nio.charset.StandardCharsets.UTF_8);
+      int split = text.indexOf("\r\n\r\n");
+      String type = null;
+      for (String l : text.substring(0, split).split("\r\n")) {
+        if (l.toLowerCase(java.util.Locale.ROOT).startsWith("content-type:")) type = l.substring(13).strip();
+      }
+      return new Reply(Integer.parseInt(text.substring(9, 12)), type, text.substring(split + 4));
+    }
   }
 
   static String sshKeyOfType(String type) throws Exception {
