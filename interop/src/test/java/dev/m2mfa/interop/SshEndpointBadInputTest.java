@@ -132,6 +132,7 @@ class SshEndpointBadInputTest {
         "sk-ssh-ed25519@openssh.com AAAAGnNrLXNzaC1lZDI1NTE5QG9wZW5zc2guY29tAAAAIA==",
         sshKey + "\nssh-ed25519 second-line",
         "ssh-ed25519 " + "A".repeat(9000),
+        rsaKeyLine(1024), // RSA below 2048 bits
     };
     for (String line : bad) {
       assertProblem(post(USER_CERT, keyBody(line), auth("m2mfa:ssh", USER_CERT)), 400, "unsupported-ssh-key");
@@ -187,6 +188,12 @@ class SshEndpointBadInputTest {
       }
       return new Reply(Integer.parseInt(text.substring(9, 12)), type, text.substring(split + 4));
     }
+  }
+
+  static String rsaKeyLine(int bits) throws Exception {
+    var g = java.security.KeyPairGenerator.getInstance("RSA");
+    g.initialize(bits);
+    return org.apache.sshd.common.config.keys.PublicKeyEntry.toString(g.generateKeyPair().getPublic());
   }
 
   static String sshKeyOfType(String type) throws Exception {
