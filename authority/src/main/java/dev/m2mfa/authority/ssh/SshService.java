@@ -99,6 +99,7 @@ public final class SshService {
       ca = caFuture.join();
     } catch (CompletionException e) {
       if (e.getCause() instanceof UncheckedIOException u) throw u.getCause();
+      if (e.getCause() instanceof RuntimeException r) throw r; // e.g. a bad ssh.* option: its message names the key
       throw e;
     }
     return new SshService(store, audit, hub, ca, SshGrantPolicy.fromConfig(config), authenticator);
