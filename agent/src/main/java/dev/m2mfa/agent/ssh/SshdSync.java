@@ -32,7 +32,9 @@ import javax.net.ssl.SSLContext;
  * <p>{@link #run} follows {@code /v1/revocations/stream}: every line other than a heartbeat
  * (snapshot, revoke, reinstate, keys) triggers a sync, and a sync also runs every
  * {@code refresh} (the KRL drops expired serials, and a missed event is caught up). The stream
- * reconnects with backoff (1 s to 30 s).
+ * reconnects with backoff (1 s to 30 s); a watchdog closes it when no line (the authority sends
+ * a heartbeat every second or so) arrived for {@value #SILENCE_SECONDS} s, so a connection that
+ * died silently costs at most that long, not the refresh interval.
  */
 public final class SshdSync implements AutoCloseable {
   public static final String CA_FILE = "trusted_user_ca_keys";
@@ -40,6 +42,7 @@ public final class SshdSync implements AutoCloseable {
   private static final int MAX_CA = 8 * 1024;
   private static final int MAX_KRL = 4 * 1024 * 1024;
   private static final int MAX_LINE = 1024 * 1024;
+  static final int SILENCE_SECONDS = 30;
   private static final byte[] KRL_MAGIC = "SSHKRL\n\0".getBytes(StandardCharsets.US_ASCII);
 
   private final URI authority;
@@ -49,6 +52,8 @@ public final class SshdSync implements AutoCloseable {
   private final Semaphore wake = new Semaphore(0);
   private volatile boolean closed;
   private volatile Thread streamThread;
+  private volatile InputStream currentStream;
+  private volatile long lastLineNanos = System.nanoTime();
 
   /** @param authority {@code https://host:port} */
   public SshdSync(URI authority, SSLContext tls, Path outDir, Duration refresh) {
@@ -101,6 +106,23 @@ public final class SshdSync implements AutoCloseable {
    */
   public void run(java.util.function.Consumer<String> log) throws InterruptedException {
     streamThread = Thread.ofVirtual().name("sshd-sync-stream").start(() -> followStream(log));
+    Thread.ofVirtual().name("sshd-sync-watchdog").start(() -> {
+      while (!closed) {
+        try {
+          Thread.sleep(1000);
+        } catch (InterruptedException e) {
+          return;
+        }
+        InputStream in = currentStream;
+        if (in != null && System.nanoTime() - lastLineNanos > TimeUnit.SECONDS.toNanos(SILENCE_SECONDS)) {
+          try {
+            in.close();
+          } catch (IOException ignored) {
+            // the reader sees the close and reconnects
+          }
+        }
+      }
+    });
     while (!closed) {
       try {
         Result r = syncOnce();
@@ -122,6 +144,8 @@ public final class SshdSync implements AutoCloseable {
         try (InputStream in = r.body()) {
           if (r.statusCode() != 200) throw new IOException("revocation stream answered " + r.statusCode());
           backoff = 1000;
+          lastLineNanos = System.nanoTime();
+          currentStream = in;
           StringBuilder line = new StringBuilder();
           for (int b = in.read(); b >= 0 && !closed; b = in.read()) {
             if (b != '\n') {
@@ -129,11 +153,13 @@ public final class SshdSync implements AutoCloseable {
               line.append((char) b);
               continue;
             }
+            lastLineNanos = System.nanoTime();
             if (!line.toString().contains("\"type\":\"heartbeat\"")) wake.release();
             line.setLength(0);
           }
         }
       } catch (IOException e) {
+        currentStream = null;
         if (!closed) log.accept("sshd-sync: revocation stream: " + e.getMessage() + "; reconnecting");
       } catch (InterruptedException e) {
         return;
