@@ -12,6 +12,7 @@ import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.SignedJWT;
 import dev.m2mfa.authority.store.MachineRecord;
 import dev.m2mfa.authority.store.Store;
+import dev.m2mfa.authority.token.Crypto;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -110,7 +111,7 @@ public final class SshRequestAuthenticator {
       if (h.getCriticalParams() != null && !h.getCriticalParams().isEmpty()) throw new Refused("token has crit");
       JWK key = h.getKeyID() == null ? null : jwks().getKeyByKeyId(h.getKeyID());
       if (!(key instanceof ECKey ec)) throw new Refused("unknown token kid");
-      if (!jwt.verify(new ECDSAVerifier(ec))) throw new Refused("bad token signature");
+      if (!jwt.verify(verifier(ec))) throw new Refused("bad token signature");
       JWTClaimsSet c = jwt.getJWTClaimsSet();
       if (!issuer.equals(c.getIssuer())) throw new Refused("wrong issuer");
       if (c.getAudience() == null || !c.getAudience().contains(AUDIENCE)) throw new Refused("wrong audience");
@@ -133,7 +134,7 @@ public final class SshRequestAuthenticator {
       }
       if (!(ph.getJWK() instanceof ECKey pk) || !Curve.P_256.equals(pk.getCurve()) || pk.isPrivate()) throw new Refused("proof jwk");
       if (!constantTimeEquals(pk.computeThumbprint().toString(), expectedJkt)) throw new Refused("proof key is not cnf.jkt");
-      if (!proof.verify(new ECDSAVerifier(pk))) throw new Refused("bad proof signature");
+      if (!proof.verify(verifier(pk))) throw new Refused("bad proof signature");
       JWTClaimsSet pc = proof.getJWTClaimsSet();
       String htm = pc.getStringClaim("htm");
       String htu = pc.getStringClaim("htu");
@@ -160,6 +161,13 @@ public final class SshRequestAuthenticator {
     } catch (java.text.ParseException | com.nimbusds.jose.JOSEException | IllegalArgumentException e) {
       throw new Refused("malformed token or proof");
     }
+  }
+
+  /** ES256 on BouncyCastle, like the rest of the authority's hot paths ({@link Crypto}). */
+  private static ECDSAVerifier verifier(ECKey key) throws com.nimbusds.jose.JOSEException {
+    ECDSAVerifier v = new ECDSAVerifier(key);
+    v.getJCAContext().setProvider(Crypto.provider());
+    return v;
   }
 
   private JWKSet jwks() throws java.text.ParseException {
