@@ -31,7 +31,7 @@ import org.eclipse.jetty.util.Callback;
  * (access token for audience {@code m2mfa:ssh} + DPoP proof, see
  * {@link SshRequestAuthenticator}): user and host certificates.
  *
- * <p>Order for the POST routes: method, content type, body size (4 KiB declared or read),
+ * <p>Order for the POST routes: method, content type, body size (16 KiB, declared or read),
  * strict JSON, field shapes; then authentication; then each key is parsed and its type checked;
  * then issuance. So a malformed request is a 400 whoever sends it, an unauthenticated one is the
  * uniform 401 {@code invalid-token}, and nothing is signed or recorded for either. Refusal
