@@ -83,9 +83,23 @@ public final class AuthorityChannel implements AutoCloseable {
   }
 
   public synchronized Response exchange(String method, String path, byte[] body) throws IOException {
+    return exchange(method, path, body, java.util.Map.of());
+  }
+
+  /** The https URI of {@code path} on this authority (for a DPoP proof's {@code htu}). */
+  public java.net.URI uri(String path) {
+    return java.net.URI.create("https://" + hostHeader + path);
+  }
+
+  /** Like {@link #exchange(String, String, byte[])} with extra request headers (names and values must be plain ASCII, no CR/LF). */
+  public synchronized Response exchange(String method, String path, byte[] body, java.util.Map<String, String> headers) throws IOException {
     StringBuilder h = new StringBuilder();
     h.append(method).append(' ').append(path).append(" HTTP/1.1\r\nHost: ").append(hostHeader).append("\r\n");
     h.append("Accept: application/json\r\n");
+    for (var e : headers.entrySet()) {
+      if ((e.getKey() + e.getValue()).chars().anyMatch(c -> c < 0x20 || c > 0x7e)) throw new IllegalArgumentException("header not plain ASCII");
+      h.append(e.getKey()).append(": ").append(e.getValue()).append("\r\n");
+    }
     if (body != null) h.append("Content-Type: application/json\r\nContent-Length: ").append(body.length).append("\r\n");
     h.append("\r\n");
     out.write(h.toString().getBytes(StandardCharsets.US_ASCII));

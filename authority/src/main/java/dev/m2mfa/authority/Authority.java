@@ -51,6 +51,7 @@ public final class Authority implements AutoCloseable {
   private final LoginService login;
   private final ScheduledExecutorService housekeeping;
   private volatile dev.m2mfa.authority.enroll.tpm.TpmEnrollmentService tpmEnrollment;
+  private dev.m2mfa.authority.ssh.SshService ssh;
   private AuthorityServer server;
   private volatile boolean running;
 
@@ -86,6 +87,7 @@ public final class Authority implements AutoCloseable {
     KeyFiles.writePrivate(adminDir.resolve("admin.pem"), Pem.encodeChain(ca.chainFor(adminCert)));
     KeyFiles.writePlain(adminDir.resolve("admin.key"), admin.getPrivate());
     Files.writeString(dir.resolve("ca").resolve("ca.pem"), Pem.encode(ca.root()));
+    dev.m2mfa.authority.ssh.SshService.createCa(dir, passphrase);
     try (Store store = JdbcStore.openSqlite(dir.resolve("m2mfa.db"))) {
       new SigningKeyring(store, passphrase, config.tokenLifetime());
       try (AuditLog log = new AuditLog(store)) {
@@ -106,6 +108,7 @@ public final class Authority implements AutoCloseable {
         throw new java.io.UncheckedIOException(e);
       }
     }, r -> Thread.ofPlatform().name("open-ca").start(r));
+    var sshCaFuture = dev.m2mfa.authority.ssh.SshService.openCaAsync(dir, passphrase);
     Store store = JdbcStore.openSqlite(dir.resolve("m2mfa.db"));
     CertificateAuthority ca;
     try {
@@ -115,15 +118,23 @@ public final class Authority implements AutoCloseable {
       if (e.getCause() instanceof java.io.UncheckedIOException u) throw u.getCause();
       throw e;
     }
+    Authority a;
     try {
       var tpmSettings = dev.m2mfa.authority.enroll.tpm.TpmEnrollmentSettings.load(dir);
-      Authority a = new Authority(config, store, ca, passphrase);
+      a = new Authority(config, store, ca, passphrase);
       a.tpmEnrollment = new dev.m2mfa.authority.enroll.tpm.TpmEnrollmentService(store, a.enrollment, a.audit, tpmSettings);
-      return a;
     } catch (RuntimeException | IOException e) {
       store.close();
       throw e;
     }
+    try {
+      a.ssh = dev.m2mfa.authority.ssh.SshService.open(dir, sshCaFuture, store, a.audit, a.revocationHub,
+          new dev.m2mfa.authority.ssh.SshRequestAuthenticator(store, config.issuer(), a.keyring::jwksJson));
+    } catch (IOException | RuntimeException e) {
+      a.close();
+      throw e;
+    }
+    return a;
   }
 
   private static Map<String, FactorVerifier> bind(Map<String, FactorVerifier> verifiers,
@@ -210,6 +221,11 @@ public final class Authority implements AutoCloseable {
 
   public LoginService login() {
     return login;
+  }
+
+  /** OpenSSH user and host certificates, and the KRL. */
+  public dev.m2mfa.authority.ssh.SshService ssh() {
+    return ssh;
   }
 
   @Override

@@ -128,6 +128,8 @@ public final class Demo {
               "bearer " + bearer + ", other key " + wrongKey + ", fresh proof " + first + ", replayed proof " + replay,
               bearer == 401 && wrongKey == 401 && first == 200 && replay == 401);
 
+          DemoSshScene.play(authority, admin, a, b, tmp).forEach(s -> scene(s.name(), s.expected(), s.observed(), s.ok()));
+
           // Scene 4
           cloneScene(admin, authority, tmp, inventory, a, ca, passphrase);
 

@@ -30,7 +30,8 @@ import picocli.CommandLine.Parameters;
     description = "Multi-factor authentication for machines.",
     footer = {"", "Examples:", "  m2mfa demo", "  m2mfa authority init --dir /var/lib/m2mfa", "  m2mfa agent login --dir /var/lib/m2mfa-agent --audience inventory",
         "", "Exit codes: 0 ok, 1 refused/failed, 2 usage, 3 environment."},
-    subcommands = {Main.DemoCommand.class, Main.AuthorityCommand.class, Main.AdminCommand.class, Main.AgentCommand.class, BenchCommand.class, Main.DrillCommand.class})
+    subcommands = {Main.DemoCommand.class, Main.AuthorityCommand.class, Main.AdminCommand.class, Main.AgentCommand.class, BenchCommand.class,
+        Main.DrillCommand.class, SshCommand.class})
 public final class Main {
   static final ObjectMapper JSON = new ObjectMapper();
 
@@ -311,7 +312,7 @@ public final class Main {
   // ---------------------------------------------------------------- agent
 
   @Command(name = "agent", mixinStandardHelpOptions = true, description = "The agent on a machine.",
-      subcommands = {AgentCommand.Enroll.class, AgentCommand.Login.class, AgentCommand.Token.class, AgentDaemon.class})
+      subcommands = {AgentCommand.Enroll.class, AgentCommand.Login.class, AgentCommand.Token.class, AgentDaemon.class, SshdSyncCommand.class})
   static final class AgentCommand {
     @Command(name = "enroll", mixinStandardHelpOptions = true,
         description = "Generate the identity key here and enroll with a join token (read from a file, $M2MFA_JOIN_TOKEN or a prompt).",

@@ -213,6 +213,7 @@ public final class AuthorityServer implements AutoCloseable {
       case "/v1/login/ack" -> loginAck(request, response, callback);
       default -> {
         if (path.startsWith("/v1/admin/")) admin(request, response, callback, path.substring("/v1/admin/".length()), method);
+        else if (path.startsWith("/v1/ssh/")) new SshRoutes(authority).handle(request, response, callback, path, source(request));
         else throw Problem.notFound();
       }
     }

@@ -29,6 +29,7 @@ public final class JdbcStore implements Store {
   private final Revocations revocations = new JdbcRevocations();
   private final AuditRecords audit = new JdbcAudit();
   private final SigningKeys signingKeys = new JdbcSigningKeys();
+  private final SshCertificates sshCertificates = new JdbcSshCertificates();
 
   private JdbcStore(Connection connection) {
     this.connection = connection;
@@ -487,6 +488,83 @@ public final class JdbcStore implements Store {
           return ps.executeUpdate();
         }
       });
+    }
+  }
+
+  @Override
+  public SshCertificates sshCertificates() {
+    return sshCertificates;
+  }
+
+  private final class JdbcSshCertificates implements SshCertificates {
+    private static final String COLUMNS =
+        "c.serial, c.machine_name, c.kind, c.key_id, c.key_fingerprint, c.valid_after, c.valid_before, c.issued_at, c.revocation_seq";
+
+    @Override
+    public boolean exists(long serial) {
+      return sql(c -> {
+        try (PreparedStatement ps = c.prepareStatement("SELECT 1 FROM ssh_certificates WHERE serial = ?")) {
+          ps.setLong(1, serial);
+          try (ResultSet rs = ps.executeQuery()) {
+            return rs.next();
+          }
+        }
+      });
+    }
+
+    @Override
+    public void insert(SshCertificateRecord r) {
+      sql(c -> {
+        try (PreparedStatement ps = c.prepareStatement("INSERT INTO ssh_certificates(serial, machine_name, kind, key_id, "
+            + "key_fingerprint, valid_after, valid_before, issued_at, revocation_seq) VALUES (?,?,?,?,?,?,?,?,?)")) {
+          ps.setLong(1, r.serial());
+          ps.setString(2, r.machineName());
+          ps.setString(3, r.kind());
+          ps.setString(4, r.keyId());
+          ps.setString(5, r.keyFingerprint());
+          ps.setLong(6, r.validAfter());
+          ps.setLong(7, r.validBefore());
+          ps.setLong(8, r.issuedAt());
+          ps.setLong(9, r.revocationSeq());
+          return ps.executeUpdate();
+        }
+      });
+    }
+
+    @Override
+    public List<SshCertificateRecord> revokedUnexpired(long now) {
+      return sql(c -> {
+        try (PreparedStatement ps = c.prepareStatement("SELECT " + COLUMNS + " FROM ssh_certificates c "
+            + "JOIN machines m ON m.name = c.machine_name WHERE c.valid_before > ? AND EXISTS ("
+            + "SELECT 1 FROM revocations r WHERE r.subject = m.spiffe_id AND r.kind = 'revoke' AND r.seq > c.revocation_seq) "
+            + "ORDER BY c.serial")) {
+          ps.setLong(1, now);
+          return readSsh(ps);
+        }
+      });
+    }
+
+    @Override
+    public List<SshCertificateRecord> forMachine(String machineName, int limit) {
+      return sql(c -> {
+        try (PreparedStatement ps = c.prepareStatement(
+            "SELECT " + COLUMNS + " FROM ssh_certificates c WHERE c.machine_name = ? ORDER BY c.issued_at LIMIT ?")) {
+          ps.setString(1, machineName);
+          ps.setInt(2, limit);
+          return readSsh(ps);
+        }
+      });
+    }
+
+    private List<SshCertificateRecord> readSsh(PreparedStatement ps) throws SQLException {
+      List<SshCertificateRecord> out = new java.util.ArrayList<>();
+      try (ResultSet rs = ps.executeQuery()) {
+        while (rs.next()) {
+          out.add(new SshCertificateRecord(rs.getLong(1), rs.getString(2), rs.getString(3), rs.getString(4), rs.getString(5),
+              rs.getLong(6), rs.getLong(7), rs.getLong(8), rs.getLong(9)));
+        }
+      }
+      return out;
     }
   }
 }

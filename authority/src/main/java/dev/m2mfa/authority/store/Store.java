@@ -102,6 +102,24 @@ public interface Store extends AutoCloseable {
     void deleteAll(String machineName);
   }
 
+  SshCertificates sshCertificates();
+
+  /** Issued OpenSSH certificates, for the KRL (revocation follows the machine). */
+  interface SshCertificates {
+    boolean exists(long serial);
+
+    /** Inserts; fails with {@link DuplicateException} if the serial was ever used. */
+    void insert(SshCertificateRecord certificate);
+
+    /**
+     * Certificates still valid at {@code now} whose machine has a revoke event with a sequence
+     * number above the one recorded at issuance (so reinstating a machine never revives them).
+     */
+    List<SshCertificateRecord> revokedUnexpired(long now);
+
+    List<SshCertificateRecord> forMachine(String machineName, int limit);
+  }
+
   /** A unique key already exists. */
   final class DuplicateException extends RuntimeException {
     public DuplicateException(String what) {

@@ -168,4 +168,42 @@ public abstract class StoreContract {
     store.signingKeys().delete("k1");
     assertThat(store.signingKeys().all()).isEmpty();
   }
+
+  static SshCertificateRecord sshCert(long serial, String machine, String kind, long validBefore, long revocationSeq) {
+    return new SshCertificateRecord(serial, machine, kind, "m2mfa:" + machine + ":" + serial, "SHA256:x", 0, validBefore, 1, revocationSeq);
+  }
+
+  @Test
+  void sshCertificatesRefuseReusedSerials() {
+    store.machines().insert(machine("m1"));
+    store.sshCertificates().insert(sshCert(7, "m1", SshCertificateRecord.USER, 100, 0));
+    assertThat(store.sshCertificates().exists(7)).isTrue();
+    assertThat(store.sshCertificates().exists(8)).isFalse();
+    assertThatThrownBy(() -> store.sshCertificates().insert(sshCert(7, "m1", SshCertificateRecord.HOST, 100, 0)))
+        .isInstanceOf(Store.DuplicateException.class);
+    assertThat(store.sshCertificates().forMachine("m1", 10)).singleElement().satisfies(r -> assertThat(r.kind()).isEqualTo("user"));
+  }
+
+  @Test
+  void sshCertificatesAreRevokedByALaterRevokeEventEvenAfterReinstate() {
+    store.machines().insert(machine("m1"));
+    store.machines().insert(machine("m2"));
+    store.sshCertificates().insert(sshCert(1, "m1", SshCertificateRecord.USER, 1_000, 0));
+    store.sshCertificates().insert(sshCert(2, "m1", SshCertificateRecord.HOST, 1_000, 0));
+    store.sshCertificates().insert(sshCert(3, "m1", SshCertificateRecord.USER, 50, 0));   // expires before "now"
+    store.sshCertificates().insert(sshCert(4, "m2", SshCertificateRecord.USER, 1_000, 0)); // another machine
+    assertThat(store.sshCertificates().revokedUnexpired(100)).isEmpty();
+
+    long seq = store.revocations().append("revoke", "spiffe://t/machine/m1", "r", 10).seq();
+    assertThat(store.sshCertificates().revokedUnexpired(100)).extracting(SshCertificateRecord::serial).containsExactly(1L, 2L);
+
+    store.revocations().append("reinstate", "spiffe://t/machine/m1", "r", 11);
+    long afterReinstate = store.revocations().latestSeq();
+    store.sshCertificates().insert(sshCert(5, "m1", SshCertificateRecord.USER, 1_000, afterReinstate));
+    // the certificates from before the revocation stay revoked; the new one is not
+    assertThat(store.sshCertificates().revokedUnexpired(100)).extracting(SshCertificateRecord::serial).containsExactly(1L, 2L);
+    assertThat(seq).isLessThan(afterReinstate);
+    // and they leave the list once expired
+    assertThat(store.sshCertificates().revokedUnexpired(1_000)).isEmpty();
+  }
 }
