@@ -11,14 +11,18 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Properties;
 
 /**
  * Every authority option with its default, in one immutable, validated object. Stored as
  * {@code authority.conf} (Java properties) in the authority's directory.
  *
- * @param policyClasses machine class -> factors all required (the full policy engine later
- *     replaces this list with all-of / k-of-n groups and assurance levels)
+ * @param policyClasses machine class -> factors all required (the legacy policy:
+ *     {@code dev.m2mfa.authority.policy.Policy.fromLegacyClasses})
+ * @param policyPath {@code policy=PATH}: a policy file or a directory of {@code *.yaml} policy
+ *     files (docs/policy.md), resolved against the directory of {@code authority.conf}; when
+ *     present it replaces the {@code class.*} lines
  */
 public record AuthorityConfig(
     String trustDomain,
@@ -29,7 +33,8 @@ public record AuthorityConfig(
     Duration heartbeatInterval,
     Duration signingKeyRotation,
     List<Cidr> trustedProxies,
-    Map<String, List<String>> policyClasses) {
+    Map<String, List<String>> policyClasses,
+    Optional<Path> policyPath) {
 
   public static final Duration MAX_TOKEN_LIFETIME = Duration.ofMinutes(5);
 
@@ -58,6 +63,14 @@ public record AuthorityConfig(
     }
     trustedProxies = List.copyOf(trustedProxies);
     policyClasses = Map.copyOf(policyClasses);
+    policyPath = policyPath == null ? Optional.empty() : policyPath;
+  }
+
+  /** Without a policy file: the {@code class.*} lines are the policy. */
+  public AuthorityConfig(String trustDomain, String listenHost, int listenPort, Duration tokenLifetime, Duration certificateLifetime,
+      Duration heartbeatInterval, Duration signingKeyRotation, List<Cidr> trustedProxies, Map<String, List<String>> policyClasses) {
+    this(trustDomain, listenHost, listenPort, tokenLifetime, certificateLifetime, heartbeatInterval, signingKeyRotation, trustedProxies,
+        policyClasses, Optional.empty());
   }
 
   public static AuthorityConfig defaults() {
@@ -71,17 +84,23 @@ public record AuthorityConfig(
 
   public AuthorityConfig withListen(String host, int port) {
     return new AuthorityConfig(trustDomain, host, port, tokenLifetime, certificateLifetime, heartbeatInterval,
-        signingKeyRotation, trustedProxies, policyClasses);
+        signingKeyRotation, trustedProxies, policyClasses, policyPath);
   }
 
   public AuthorityConfig withHeartbeat(Duration d) {
     return new AuthorityConfig(trustDomain, listenHost, listenPort, tokenLifetime, certificateLifetime, d,
-        signingKeyRotation, trustedProxies, policyClasses);
+        signingKeyRotation, trustedProxies, policyClasses, policyPath);
   }
 
   public AuthorityConfig withTrustedProxies(List<Cidr> proxies) {
     return new AuthorityConfig(trustDomain, listenHost, listenPort, tokenLifetime, certificateLifetime, heartbeatInterval,
-        signingKeyRotation, proxies, policyClasses);
+        signingKeyRotation, proxies, policyClasses, policyPath);
+  }
+
+  /** The same configuration with {@code policy=} set to {@code path} (a file or directory). */
+  public AuthorityConfig withPolicyPath(Path path) {
+    return new AuthorityConfig(trustDomain, listenHost, listenPort, tokenLifetime, certificateLifetime, heartbeatInterval,
+        signingKeyRotation, trustedProxies, policyClasses, Optional.of(path));
   }
 
   public static AuthorityConfig load(Path file) throws IOException {
@@ -104,11 +123,23 @@ public record AuthorityConfig(
           Duration.ofMillis(Long.parseLong(p.getProperty("heartbeat_millis", "" + d.heartbeatInterval.toMillis()))),
           Duration.ofHours(Long.parseLong(p.getProperty("signing_key_rotation_hours", "" + d.signingKeyRotation.toHours()))),
           splitList(p.getProperty("trusted_proxies", "")).stream().map(Cidr::parse).toList(),
-          classes.isEmpty() ? d.policyClasses : classes);
+          classes.isEmpty() ? d.policyClasses : classes,
+          policyPath(file, p.getProperty("policy")));
     } catch (NumberFormatException e) {
       throw new IllegalArgumentException(file.getFileName() + ": a numeric option is not a number");
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(file.getFileName() + ": " + e.getMessage());
+    }
+  }
+
+  private static Optional<Path> policyPath(Path configFile, String value) {
+    if (value == null) return Optional.empty();
+    if (value.isBlank()) throw new IllegalArgumentException("policy must name a policy file or directory");
+    try {
+      Path base = configFile.toAbsolutePath().getParent();
+      return Optional.of(base.resolve(value.strip()).normalize());
+    } catch (java.nio.file.InvalidPathException e) {
+      throw new IllegalArgumentException("policy is not a valid path");
     }
   }
 
@@ -126,6 +157,10 @@ public record AuthorityConfig(
       w.write("trusted_proxies=" + String.join(",", trustedProxies.stream().map(Cidr::toString).toList()) + "\n");
       w.write("# machine classes: the factors each requires (all of them)\n");
       for (var e : policyClasses.entrySet()) w.write("class." + e.getKey() + "=" + String.join(",", e.getValue()) + "\n");
+      if (policyPath.isPresent()) {
+        w.write("# policy files (docs/policy.md); they replace the class lines above\n");
+        w.write("policy=" + policyPath.get().toString().replace("\\", "\\\\") + "\n");
+      }
     }
   }
 

@@ -26,8 +26,10 @@ public record MachineClass(String name, List<Level> levels, Map<String, String> 
     for (int i = 0; i < levels.size(); i++) {
       if (levels.get(i).rank() != i) throw new IllegalArgumentException("level ranks must be 0..n-1 in order");
     }
+    List<String> names = levels.stream().map(Level::name).toList();
+    if (java.util.Set.copyOf(names).size() != names.size()) throw new IllegalArgumentException("level names must be distinct");
     for (String target : audiences.values()) {
-      if (level(target).isEmpty()) throw new IllegalArgumentException("audience points at unknown level " + target);
+      if (!names.contains(target)) throw new IllegalArgumentException("audience points at unknown level " + target);
     }
   }
 

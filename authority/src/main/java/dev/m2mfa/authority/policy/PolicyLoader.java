@@ -66,6 +66,7 @@ final class PolicyLoader {
   private final List<PolicyError> errors = new ArrayList<>();
   private final Map<String, MachineClass> classes = new LinkedHashMap<>();
   private final Map<String, String> classOrigins = new HashMap<>();
+  private final Map<String, PolicyError> classWhere = new HashMap<>();
   private String file;
 
   private PolicyLoader(Set<String> installed) {
@@ -93,7 +94,15 @@ final class PolicyLoader {
       }
     }
     List<String> order = loader.order();
-    if (!loader.errors.isEmpty()) throw new PolicyException(loader.errors);
+    if (!loader.errors.isEmpty()) {
+      // files in the order given, and within a file by position
+      List<String> fileOrder = new ArrayList<>();
+      for (PolicyError e : loader.errors) if (!fileOrder.contains(e.file())) fileOrder.add(e.file());
+      List<PolicyError> sorted = new ArrayList<>(loader.errors);
+      sorted.sort(java.util.Comparator.comparingInt((PolicyError e) -> fileOrder.indexOf(e.file()))
+          .thenComparingInt(PolicyError::line).thenComparingInt(PolicyError::column));
+      throw new PolicyException(sorted);
+    }
     return new Loaded(new Policy(loader.classes, order), List.copyOf(names), HexFormat.of().formatHex(digest.digest()));
   }
 
@@ -193,14 +202,17 @@ final class PolicyLoader {
     }
     int before = errors.size();
     unknownKeys(body, CLASS_KEYS, "unknown key '%s' in class '" + name + "' (expected: levels, audiences, on)");
-    List<Level> levels = levels(name, at, body.entries().get("levels"));
-    Map<String, String> audiences = audiences(name, body.entries().get("audiences"), levels);
+    List<String> levelNames = new ArrayList<>();
+    List<Level> levels = levels(name, at, body.entries().get("levels"), levelNames);
+    Map<String, String> audiences = audiences(name, body.entries().get("audiences"), levelNames);
     Responses responses = responses(body.entries().get("on"));
     if (errors.size() != before || levels.isEmpty()) return;
     classes.put(name, new MachineClass(name, levels, audiences, responses, origin));
+    classWhere.put(name, new PolicyError(file, at.line(), at.column(), ""));
   }
 
-  private List<Level> levels(String cls, Pos classPos, Entry entry) {
+  /** The class's levels, or an empty list after reporting errors; {@code names} gets every level name seen. */
+  private List<Level> levels(String cls, Pos classPos, Entry entry, List<String> names) {
     if (entry == null) {
       error(classPos, "class '" + cls + "' has no levels");
       return List.of();
@@ -214,7 +226,9 @@ final class PolicyLoader {
     Duration token = Policy.DEFAULT_TOKEN_LIFETIME;
     Duration cert = Policy.DEFAULT_CERTIFICATE_LIFETIME;
     boolean ok = true;
+    int index = -1;
     for (Node item : list.items()) {
+      index++;
       if (!(item instanceof MapNode lv)) {
         error(item.pos(), "a level must be a mapping with 'name' and 'all_of' and/or 'any_of'");
         ok = false;
@@ -233,6 +247,7 @@ final class PolicyLoader {
         error(nameEntry.value().pos(), "duplicate level '" + name + "' in class '" + cls + "' (first at line " + seen.get(name) + ")");
       } else {
         seen.put(name, nameEntry.value().pos().line());
+        names.add(name);
       }
       List<FactorGroup> groups = new ArrayList<>();
       Entry all = lv.entries().get("all_of");
@@ -255,7 +270,7 @@ final class PolicyLoader {
       token = lifetime(lv.entries().get("token_lifetime"), "token_lifetime", token, Level.MIN_TOKEN_LIFETIME, Level.MAX_TOKEN_LIFETIME);
       cert = lifetime(lv.entries().get("certificate_lifetime"), "certificate_lifetime", cert, Level.MIN_CERTIFICATE_LIFETIME,
           Level.MAX_CERTIFICATE_LIFETIME);
-      if (out.isEmpty() && errors.size() == before && groups.stream().noneMatch(g -> g.isAllOf() && g.of().contains("key"))) {
+      if (index == 0 && errors.size() == before && groups.stream().noneMatch(g -> g.isAllOf() && g.of().contains("key"))) {
         error(lv.pos(), "the lowest level '" + name + "' must require key in all_of: the key factor checks the login signature");
       }
       if (errors.size() != before) {
@@ -351,14 +366,13 @@ final class PolicyLoader {
     return d;
   }
 
-  private Map<String, String> audiences(String cls, Entry entry, List<Level> levels) {
+  private Map<String, String> audiences(String cls, Entry entry, List<String> names) {
     Map<String, String> out = new LinkedHashMap<>();
     if (entry == null) return out;
     if (!(entry.value() instanceof MapNode m)) {
       error(entry.value().pos(), "'audiences' must be a mapping from audience to level name");
       return out;
     }
-    List<String> names = levels.stream().map(Level::name).toList();
     for (Entry a : m.entries().values()) {
       String audience = a.key().name();
       if (!AUDIENCE.matcher(audience).matches()) {
@@ -368,7 +382,7 @@ final class PolicyLoader {
       String level = text(a.value());
       if (level == null) {
         error(a.value().pos(), "audience '" + audience + "' must name a level, got " + show(a.value()));
-      } else if (!levels.isEmpty() && !names.contains(level)) {
+      } else if (!names.isEmpty() && !names.contains(level)) {
         error(a.value().pos(), "audience '" + audience + "' requires unknown level '" + level + "' (levels of class '" + cls + "': "
             + String.join(", ", names) + ")");
       } else {
@@ -419,8 +433,8 @@ final class PolicyLoader {
       var conflict = Policy.addOrder(edges, c);
       if (conflict.isPresent()) {
         String[] pair = conflict.get();
-        String[] origin = c.origin().split(":(?=[0-9]+$)");
-        errors.add(new PolicyError(origin[0], Integer.parseInt(origin[1]), 1, "class '" + c.name() + "' puts " + pair[0] + " below "
+        PolicyError where = classWhere.get(c.name());
+        errors.add(new PolicyError(where.file(), where.line(), where.column(), "class '" + c.name() + "' puts " + pair[0] + " below "
             + pair[1] + ", but an earlier class orders them the other way round (acr values need one order across all classes)"));
       }
     }

@@ -12,6 +12,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.error.MarkedYAMLException;
 
 /**
  * A YAML document as a tree whose every node remembers its line and column.
@@ -73,6 +74,14 @@ final class YamlTree {
       if (p.nextToken() != null) throw new SyntaxError(pos(p.currentTokenLocation()), "only one YAML document per file");
       return root;
     } catch (JsonProcessingException e) {
+      // SnakeYAML's own exception says "while parsing X" (context) and then the problem, with
+      // the problem's position: report that one
+      for (Throwable c = e; c != null; c = c.getCause()) {
+        if (c instanceof MarkedYAMLException m && m.getProblem() != null && m.getProblemMark() != null) {
+          throw new SyntaxError(new Pos(m.getProblemMark().getLine() + 1, m.getProblemMark().getColumn() + 1),
+              "YAML syntax error: " + firstLine(m.getProblem()));
+        }
+      }
       throw new SyntaxError(pos(e.getLocation()), "YAML syntax error: " + firstLine(e.getOriginalMessage()));
     } catch (IOException e) {
       throw new SyntaxError(new Pos(1, 1), "YAML syntax error: " + firstLine(e.getMessage()));
