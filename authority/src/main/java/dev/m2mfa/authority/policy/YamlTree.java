@@ -6,6 +6,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import com.fasterxml.jackson.dataformat.yaml.YAMLParser;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -24,8 +25,9 @@ import org.yaml.snakeyaml.error.MarkedYAMLException;
  * streaming parser lets through: a key given twice in one mapping, and a second document in
  * the same file (both would otherwise silently change meaning).
  *
- * <p>Bounds: the caller limits the byte size; SnakeYAML is told the same limit, at most 20
- * levels of nesting and 10 aliases per collection (no "billion laughs").
+ * <p>Bounds: the caller limits the byte size; SnakeYAML is told the same limit and at most 20
+ * levels of nesting. Aliases ({@code *name}) are refused (Jackson does not expand them; it would
+ * pass the anchor's name on as text), so there is no "billion laughs" either.
  */
 final class YamlTree {
   private YamlTree() {}
@@ -90,6 +92,11 @@ final class YamlTree {
 
   private static Node read(JsonParser p) throws IOException, SyntaxError {
     Pos at = pos(p.currentTokenLocation());
+    if (p instanceof YAMLParser y && y.isCurrentAlias()) {
+      // Jackson hands an alias over as the plain string of its anchor name: refuse it rather
+      // than let "*base" silently become a factor name
+      throw new SyntaxError(at, "YAML aliases (*" + p.getText() + ") are not supported: write the value out");
+    }
     JsonToken t = p.currentToken();
     switch (t) {
       case START_OBJECT -> {

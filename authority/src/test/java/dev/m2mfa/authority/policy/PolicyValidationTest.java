@@ -196,6 +196,27 @@ class PolicyValidationTest {
   }
 
   @Test
+  void levelNamesCannotImitateLegacyAcrValues() throws Exception {
+    assertThat(errors(VALID.replace("name: strong", "name: 2fa").replace("payments: strong", "payments: baseline")))
+        .containsExactly("p.yaml:7:15: level name '2fa' must start with a lowercase letter and use only a-z, 0-9, '_', '-' (at most 32 characters)");
+  }
+
+  @Test
+  void aliasesAreRefusedNotReadAsText() throws Exception {
+    String yaml = VALID.replace("all_of: [key, network]", "all_of: &base [key, network]");
+    List<String> result;
+    Path f = dir.resolve("p.yaml");
+    Files.writeString(f, yaml + "  batch:\n    levels:\n      - {name: baseline, all_of: *base}\n");
+    try {
+      Policy p = Policy.load(List.of(f), INSTALLED);
+      result = List.of("loaded " + p.factorsToChallenge("batch", "x", java.util.Optional.empty()));
+    } catch (PolicyException e) {
+      result = e.errors().stream().map(x -> x.toString().replace(dir + "/", "")).toList();
+    }
+    assertThat(result).containsExactly("p.yaml:13:34: YAML aliases (*base) are not supported: write the value out");
+  }
+
+  @Test
   void oneDocumentPerFile() throws Exception {
     assertThat(errors(VALID + "---\nclasses: {}\n")).containsExactly("p.yaml:12:1: only one YAML document per file");
   }
