@@ -39,6 +39,6 @@ public record FactorGroup(int k, List<String> of) {
 
   /** "all of [key, network]" or "1 of [otp-chain, hardware]". */
   public String describe() {
-    return (isAllOf() && of.size() > 1 ? "all" : String.valueOf(k)) + " of [" + String.join(", ", of) + "]";
+    return (isAllOf() ? "all" : String.valueOf(k)) + " of [" + String.join(", ", of) + "]";
   }
 }

@@ -202,7 +202,7 @@ class PolicyEvaluationTest {
     assertThat(d.response()).isEqualTo(Response.STEP_UP);
     assertThat(d.stepUpAcr()).contains("m2mfa:hardware");
     assertThat(d.stepUpFactors()).containsExactly("key", "network", "otp-chain", "hardware");
-    assertThat(d.reason()).isEqualTo("level hardware needs 1 of [hardware]; none passed");
+    assertThat(d.reason()).isEqualTo("level hardware needs all of [hardware]; none passed");
 
     Decision lower = policy.evaluate("web", "payments", Optional.of("m2mfa:baseline"), strong, Set.of(), Set.of());
     assertThat(lower.allowed()).as("a lower requested acr does not lower the audience minimum").isTrue();
@@ -265,7 +265,7 @@ class PolicyEvaluationTest {
     assertThat(d.allowed()).isFalse();
     assertThat(d.response()).as("anomaly step-up wins over factor_failure: deny").isEqualTo(Response.STEP_UP);
     assertThat(d.stepUpAcr()).contains("m2mfa:strong");
-    assertThat(d.reason()).isEqualTo("level strong needs 1 of [otp-chain]; none passed; anomaly reported: step-up to strong (on.anomaly: step-up)");
+    assertThat(d.reason()).isEqualTo("level strong needs all of [otp-chain]; none passed; anomaly reported: step-up to strong (on.anomaly: step-up)");
     Decision already = p.evaluate("db", "x", NONE, Set.of("key", "network", "otp-chain"), Set.of(), Set.of(PolicyEvent.ANOMALY));
     assertThat(already.allowed()).isTrue();
   }
