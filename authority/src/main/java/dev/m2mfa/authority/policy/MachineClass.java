@@ -54,14 +54,14 @@ public record MachineClass(String name, List<Level> levels, Map<String, String> 
 
   /** The minimum level for {@code audience}: its own rule, else the {@code "*"} rule, else the lowest level. */
   public Level minimumFor(String audience) {
-    String target = audiences.get(audience);
+    String target = audience == null ? null : audiences.get(audience);
     if (target == null) target = audiences.get(ANY_AUDIENCE);
     return target == null ? lowest() : level(target).orElseThrow();
   }
 
   /** Why {@link #minimumFor} chose its level, in words. */
   public String audienceRuleFor(String audience) {
-    if (audiences.containsKey(audience)) return "audience '" + audience + "' requires " + audiences.get(audience);
+    if (audience != null && audiences.containsKey(audience)) return "audience '" + audience + "' requires " + audiences.get(audience);
     if (audiences.containsKey(ANY_AUDIENCE)) return "audience '" + audience + "' is not listed; \"*\" requires " + audiences.get(ANY_AUDIENCE);
     return "audience '" + audience + "' is not listed and there is no \"*\" rule; the lowest level applies";
   }

@@ -69,6 +69,18 @@ public final class PolicySource implements AutoCloseable {
     return open(paths, installedFactors, Clock.systemUTC());
   }
 
+  /**
+   * A source that always holds {@code policy} and never reloads (e.g. the legacy
+   * {@code class.*} lines, {@link Policy#fromLegacyClasses}), so callers can hold a
+   * {@code PolicySource} either way. Its digest is {@code "fixed"}.
+   */
+  public static PolicySource fixed(Policy policy) {
+    PolicySource s = new PolicySource(List.of(), Set.of(), Clock.systemUTC());
+    var now = s.clock.instant();
+    s.state.set(new State(Objects.requireNonNull(policy), new PolicyStatus(1, "fixed", List.of(), now, now, List.of())));
+    return s;
+  }
+
   static PolicySource open(List<Path> paths, Set<String> installedFactors, Clock clock) throws PolicyException {
     PolicySource s = new PolicySource(paths, installedFactors, clock);
     s.lastStamp = s.stamp();
@@ -98,6 +110,7 @@ public final class PolicySource implements AutoCloseable {
    * content changed); on failure the old one stays and the returned status lists the errors.
    */
   public PolicyStatus reload() {
+    if (paths.isEmpty()) return status(); // fixed: nothing to read
     PolicyStatus result;
     synchronized (reloadLock) {
       lastStamp = stamp();
@@ -140,7 +153,7 @@ public final class PolicySource implements AutoCloseable {
    * reloads when their modification times, sizes or names change.
    */
   public synchronized void startWatching(Duration interval) {
-    if (watcher != null) return;
+    if (watcher != null || paths.isEmpty()) return;
     watcher = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "policy-watch");
       t.setDaemon(true);

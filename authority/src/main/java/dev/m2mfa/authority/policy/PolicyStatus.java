@@ -5,9 +5,10 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * What {@link PolicySource} has in force and how its last reload went; small and safe to put
- * in the audit log and {@code /v1/health} (file names and validation messages only, never
- * file contents).
+ * What {@link PolicySource} has in force and how its last reload went, for the audit log and
+ * the operator. It holds file paths and validation messages, never file contents: put all of
+ * it in the audit log and admin answers, but on an unauthenticated health endpoint show only
+ * {@link #healthy()}, {@link #generation()} and {@link #digest()} (paths are internals).
  *
  * @param generation 1 for the policy loaded at start, +1 for each reload that changed it
  * @param digest SHA-256 (hex) over the file names and bytes of the policy in force: which

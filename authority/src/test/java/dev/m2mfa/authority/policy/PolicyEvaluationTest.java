@@ -221,6 +221,12 @@ class PolicyEvaluationTest {
   }
 
   @Test
+  void aMissingAudienceGetsTheDefaultRuleNotAnException() {
+    assertThat(policy.evaluate("web", null, NONE, Set.of("key", "network"), Set.of(), Set.of()).neededLevel()).contains("baseline");
+    assertThat(policy.factorsToChallenge("batch", null, NONE)).containsExactly("key", "network", "otp-chain", "hardware", "posture");
+  }
+
+  @Test
   void unknownClassIsRefused() {
     Decision d = policy.evaluate("nope", "x", NONE, Set.copyOf(FACTORS), Set.of(), Set.of());
     assertThat(d.allowed()).isFalse();

@@ -81,6 +81,17 @@ class PolicySourceTest {
   }
 
   @Test
+  void aFixedSourceHoldsTheLegacyPolicyAndNeverReloads() {
+    Policy legacy = Policy.fromLegacyClasses(java.util.Map.of("default", List.of("key", "network")));
+    try (PolicySource source = PolicySource.fixed(legacy)) {
+      assertThat(source.current()).isSameAs(legacy);
+      assertThat(source.reload().generation()).isEqualTo(1);
+      assertThat(source.pollOnce()).isFalse();
+      assertThat(source.status().digest()).isEqualTo("fixed");
+    }
+  }
+
+  @Test
   void aBadFileAtStartIsRefused() throws Exception {
     Path f = dir.resolve("policy.yaml");
     write(f, "classes: {}\n");
