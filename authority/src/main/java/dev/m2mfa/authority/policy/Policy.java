@@ -44,8 +44,8 @@ import java.util.Set;
  * A level named {@code strong} is {@code acr} {@code m2mfa:strong}. Level names in files
  * start with a letter, so they never collide with the legacy values {@code m2mfa:1fa} ..
  * {@code m2mfa:3fa} that {@link #fromLegacyClasses} keeps. {@link #acrOrder()} is one order over
- * every class (the loader refuses classes that order the same levels differently), for the
- * verifier's {@code acrOrder}.
+ * every class, for the verifier's {@code acrOrder}: the loader refuses classes that order the
+ * same levels differently, and levels that no chain of classes orders against each other.
  *
  * <p>Thread safety: immutable; share it freely. Reloading builds a new instance
  * ({@link PolicySource}).
@@ -387,10 +387,11 @@ public final class Policy {
   }
 
   /**
-   * One order over all classes' acr values (edges must be acyclic): repeatedly take the
-   * first value, in order of appearance, that no remaining value must precede.
+   * The one order of all classes' acr values: the classes' level lists (edges, acyclic) must
+   * chain every value to every other. Returns the order, or the first two values nothing
+   * orders ({@code [earlier, later]} in order of appearance) as {@code incomparable}.
    */
-  static List<String> mergeOrder(Collection<MachineClass> classes, Map<String, Set<String>> edges) {
+  static List<String> mergeOrder(Collection<MachineClass> classes, Map<String, Set<String>> edges, String[] incomparable) {
     List<String> appearance = new ArrayList<>();
     for (MachineClass c : classes) for (Level l : c.levels()) if (!appearance.contains(l.acr())) appearance.add(l.acr());
     Map<String, Integer> indegree = new HashMap<>();
@@ -399,8 +400,15 @@ public final class Policy {
     List<String> out = new ArrayList<>();
     List<String> remaining = new ArrayList<>(appearance);
     while (!remaining.isEmpty()) {
-      String next = remaining.stream().filter(a -> indegree.get(a) == 0).findFirst()
-          .orElseThrow(() -> new IllegalStateException("acr order has a cycle"));
+      List<String> ready = remaining.stream().filter(a -> indegree.get(a) == 0).toList();
+      if (ready.isEmpty()) throw new IllegalStateException("acr order has a cycle");
+      if (ready.size() > 1) {
+        // two values with nothing between them: a relying service could not compare them
+        incomparable[0] = ready.get(0);
+        incomparable[1] = ready.get(1);
+        return List.of();
+      }
+      String next = ready.getFirst();
       remaining.remove(next);
       out.add(next);
       for (String t : edges.getOrDefault(next, Set.of())) indegree.merge(t, -1, Integer::sum);

@@ -442,7 +442,22 @@ final class PolicyLoader {
       if (errors.isEmpty()) errors.add(new PolicyError(file == null ? "(none)" : file, 1, 1, "no classes defined"));
       return List.of();
     }
-    return Policy.mergeOrder(classes.values(), edges);
+    String[] incomparable = new String[2];
+    List<String> order = Policy.mergeOrder(classes.values(), edges, incomparable);
+    if (order.isEmpty()) {
+      MachineClass first = classWith(incomparable[0]);
+      MachineClass second = classWith(incomparable[1]);
+      PolicyError where = classWhere.get(second.name());
+      errors.add(new PolicyError(where.file(), where.line(), where.column(), "class '" + second.name() + "': " + incomparable[1]
+          + " has no order against " + incomparable[0] + " of class '" + first.name() + "' (acr values need one order across all"
+          + " classes: let the classes share level names, e.g. all start at the same lowest level)"));
+    }
+    return order;
+  }
+
+  private MachineClass classWith(String acr) {
+    for (MachineClass c : classes.values()) if (c.levelForAcr(acr).isPresent()) return c;
+    throw new IllegalStateException("no class has " + acr);
   }
 
   // ---------------------------------------------------------------- helpers

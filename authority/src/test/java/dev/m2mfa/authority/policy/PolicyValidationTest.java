@@ -217,6 +217,24 @@ class PolicyValidationTest {
   }
 
   @Test
+  void acrValuesThatNothingOrdersAreRefused() throws Exception {
+    String other = "  iot:\n    levels:\n      - {name: device, all_of: [key]}\n";
+    assertThat(errors(VALID + other)).containsExactly("p.yaml:11:3: class 'iot': m2mfa:device has no order against m2mfa:baseline"
+        + " of class 'web' (acr values need one order across all classes: let the classes share level names, e.g. all start at the same"
+        + " lowest level)");
+    // sharing only the lowest level is not enough: device and strong are both just above baseline
+    String shared = "  iot:\n    levels:\n      - {name: baseline, all_of: [key]}\n      - {name: device, all_of: [hardware]}\n";
+    assertThat(errors(VALID + shared)).containsExactly("p.yaml:11:3: class 'iot': m2mfa:device has no order against m2mfa:strong"
+        + " of class 'web' (acr values need one order across all classes: let the classes share level names, e.g. all start at the same"
+        + " lowest level)");
+    String chained = "  iot:\n    levels:\n      - {name: baseline, all_of: [key]}\n      - {name: strong, all_of: [posture]}\n"
+        + "      - {name: device, all_of: [hardware]}\n";
+    Path f = dir.resolve("p.yaml");
+    Files.writeString(f, VALID + chained);
+    assertThat(Policy.load(List.of(f), INSTALLED).acrOrder()).containsExactly("m2mfa:baseline", "m2mfa:strong", "m2mfa:device");
+  }
+
+  @Test
   void oneDocumentPerFile() throws Exception {
     assertThat(errors(VALID + "---\nclasses: {}\n")).containsExactly("p.yaml:12:1: only one YAML document per file");
   }
