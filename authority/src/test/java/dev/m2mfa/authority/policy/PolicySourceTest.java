@@ -80,6 +80,25 @@ class PolicySourceTest {
     }
   }
 
+  /**
+   * The watcher thread itself (the other tests poll by hand). It waits for an event with a
+   * generous bound; it asserts that the reload happens, not how fast.
+   */
+  @Test
+  void theWatcherThreadPicksUpAnEdit() throws Exception {
+    Path f = dir.resolve("policy.yaml");
+    write(f, GOOD);
+    try (PolicySource source = PolicySource.open(List.of(f), INSTALLED)) {
+      java.util.concurrent.CountDownLatch reloaded = new java.util.concurrent.CountDownLatch(1);
+      source.onReload(st -> reloaded.countDown());
+      source.startWatching(java.time.Duration.ofMillis(100));
+      write(f, GOOD.replace("payments: strong", "payments: baseline"));
+      assertThat(reloaded.await(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+      assertThat(allowedForPayments(source.current())).isTrue();
+      assertThat(source.status().generation()).isEqualTo(2);
+    }
+  }
+
   @Test
   void aFixedSourceHoldsTheLegacyPolicyAndNeverReloads() {
     Policy legacy = Policy.fromLegacyClasses(java.util.Map.of("default", List.of("key", "network")));
