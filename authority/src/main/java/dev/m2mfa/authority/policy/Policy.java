@@ -36,7 +36,8 @@ import java.util.Set;
  *     {@link Response#ALERT}.</li>
  * <li>Achieved at or above needed: allowed; {@code acr}, {@code amr} and lifetimes are the
  *     achieved level's. Below: refused with {@code on.factor_failure} ({@code deny} or
- *     {@code step-up}; an anomaly step-up always answers step-up), and the reason names the
+ *     {@code step-up}; a login that reached what it needed before an anomaly step-up raised
+ *     the bar answers step-up), and the reason names the
  *     first level not reached and, per group that does not hold, what did not pass.</li>
  * </ol>
  *
@@ -227,6 +228,7 @@ public final class Policy {
     }
     boolean alert = false;
     boolean anomalyStepUp = false;
+    final Level neededBeforeAnomaly = needed;
     if (events.contains(PolicyEvent.ANOMALY)) {
       switch (mc.responses().anomaly()) {
         case QUARANTINE -> {
@@ -255,7 +257,9 @@ public final class Policy {
     // below the needed level: blocking is the first level not reached, at or below needed
     String missing = describeMissing(blocking, good);
     if (anomalyStepUp) missing += "; anomaly reported: step-up to " + needed.name() + " (on.anomaly: step-up)";
-    Response response = anomalyStepUp ? Response.STEP_UP : mc.responses().factorFailure();
+    // a login that already misses what it needed without the anomaly gets on.factor_failure
+    // (deny is stronger than step-up); one that only misses the anomaly's higher bar steps up
+    Response response = anomalyStepUp && achievedRank >= neededBeforeAnomaly.rank() ? Response.STEP_UP : mc.responses().factorFailure();
     return refused(machineClass, achievedName, Optional.of(needed.name()), meetsAudience, meetsRequested, amr, response,
         response == Response.STEP_UP ? needed.acr() : null, response == Response.STEP_UP ? factorsUpTo(mc, needed) : List.of(), missing);
   }

@@ -269,11 +269,14 @@ class PolicyEvaluationTest {
     Policy p = Policy.load(List.of(f), Set.copyOf(FACTORS));
     Decision d = p.evaluate("db", "x", NONE, Set.of("key", "network"), Set.of(), Set.of(PolicyEvent.ANOMALY));
     assertThat(d.allowed()).isFalse();
-    assertThat(d.response()).as("anomaly step-up wins over factor_failure: deny").isEqualTo(Response.STEP_UP);
+    assertThat(d.response()).as("the login met its audience; only the anomaly asks for more").isEqualTo(Response.STEP_UP);
     assertThat(d.stepUpAcr()).contains("m2mfa:strong");
     assertThat(d.reason()).isEqualTo("level strong needs all of [otp-chain]; none passed; anomaly reported: step-up to strong (on.anomaly: step-up)");
     Decision already = p.evaluate("db", "x", NONE, Set.of("key", "network", "otp-chain"), Set.of(), Set.of(PolicyEvent.ANOMALY));
     assertThat(already.allowed()).isTrue();
+    Decision below = p.evaluate("db", "x", NONE, Set.of("key"), Set.of("network"), Set.of(PolicyEvent.ANOMALY));
+    assertThat(below.response()).as("short of its own minimum already: factor_failure: deny, the stronger response").isEqualTo(Response.DENY);
+    assertThat(below.stepUpAcr()).isEmpty();
   }
 
   @Test
