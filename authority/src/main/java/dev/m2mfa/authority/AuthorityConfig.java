@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Properties;
 
 /**
@@ -21,6 +22,11 @@ import java.util.Properties;
  *     replaces this list with all-of / k-of-n groups and assurance levels)
  * @param options the factors' own settings, by dotted name (e.g. {@code otp_chain.alert_webhook});
  *     each factor validates its own
+ * @param policyClasses machine class -> factors all required (the legacy policy:
+ *     {@code dev.m2mfa.authority.policy.Policy.fromLegacyClasses})
+ * @param policyPath {@code policy=PATH}: a policy file or a directory of {@code *.yaml} policy
+ *     files (docs/policy.md), resolved against the directory of {@code authority.conf}; when
+ *     present it replaces the {@code class.*} lines
  */
 public record AuthorityConfig(
     String trustDomain,
@@ -32,7 +38,8 @@ public record AuthorityConfig(
     Duration signingKeyRotation,
     List<Cidr> trustedProxies,
     Map<String, List<String>> policyClasses,
-    Map<String, String> options) {
+    Map<String, String> options,
+    Optional<Path> policyPath) {
 
   public static final Duration MAX_TOKEN_LIFETIME = Duration.ofMinutes(5);
 
@@ -62,6 +69,14 @@ public record AuthorityConfig(
     trustedProxies = List.copyOf(trustedProxies);
     policyClasses = Map.copyOf(policyClasses);
     options = Map.copyOf(options);
+    policyPath = policyPath == null ? Optional.empty() : policyPath;
+  }
+
+  /** Without a policy file and factor options: the {@code class.*} lines are the policy. */
+  public AuthorityConfig(String trustDomain, String listenHost, int listenPort, Duration tokenLifetime, Duration certificateLifetime,
+      Duration heartbeatInterval, Duration signingKeyRotation, List<Cidr> trustedProxies, Map<String, List<String>> policyClasses) {
+    this(trustDomain, listenHost, listenPort, tokenLifetime, certificateLifetime, heartbeatInterval, signingKeyRotation, trustedProxies,
+        policyClasses, Map.of(), Optional.empty());
   }
 
   /** A factor's option, if set. */
@@ -73,16 +88,17 @@ public record AuthorityConfig(
     Map<String, String> o = new LinkedHashMap<>(options);
     o.put(name, value);
     return new AuthorityConfig(trustDomain, listenHost, listenPort, tokenLifetime, certificateLifetime, heartbeatInterval,
-        signingKeyRotation, trustedProxies, policyClasses, o);
+        signingKeyRotation, trustedProxies, policyClasses, o, policyPath);
   }
 
   /** Option names with a dot that belong to factors; everything else is a core key. */
   private static final java.util.Set<String> CORE_KEYS = java.util.Set.of("trust_domain", "listen_host", "listen_port",
-      "token_lifetime_seconds", "certificate_lifetime_seconds", "heartbeat_millis", "signing_key_rotation_hours", "trusted_proxies");
+      "token_lifetime_seconds", "certificate_lifetime_seconds", "heartbeat_millis", "signing_key_rotation_hours", "trusted_proxies", "policy");
 
   public static AuthorityConfig defaults() {
     return new AuthorityConfig("m2mfa.local", "127.0.0.1", 8443, Duration.ofMinutes(5), Duration.ofHours(1),
-        Duration.ofSeconds(1), Duration.ofHours(24), List.of(), Map.of("default", List.of("key", "network", "otp-chain")), Map.of());
+        Duration.ofSeconds(1), Duration.ofHours(24), List.of(), Map.of("default", List.of("key", "network", "otp-chain")), Map.of(),
+        Optional.empty());
   }
 
   public String issuer() {
@@ -91,22 +107,28 @@ public record AuthorityConfig(
 
   public AuthorityConfig withListen(String host, int port) {
     return new AuthorityConfig(trustDomain, host, port, tokenLifetime, certificateLifetime, heartbeatInterval,
-        signingKeyRotation, trustedProxies, policyClasses, options);
+        signingKeyRotation, trustedProxies, policyClasses, options, policyPath);
   }
 
   public AuthorityConfig withHeartbeat(Duration d) {
     return new AuthorityConfig(trustDomain, listenHost, listenPort, tokenLifetime, certificateLifetime, d,
-        signingKeyRotation, trustedProxies, policyClasses, options);
+        signingKeyRotation, trustedProxies, policyClasses, options, policyPath);
   }
 
   public AuthorityConfig withPolicyClasses(Map<String, List<String>> classes) {
     return new AuthorityConfig(trustDomain, listenHost, listenPort, tokenLifetime, certificateLifetime, heartbeatInterval,
-        signingKeyRotation, trustedProxies, classes, options);
+        signingKeyRotation, trustedProxies, classes, options, policyPath);
   }
 
   public AuthorityConfig withTrustedProxies(List<Cidr> proxies) {
     return new AuthorityConfig(trustDomain, listenHost, listenPort, tokenLifetime, certificateLifetime, heartbeatInterval,
-        signingKeyRotation, proxies, policyClasses, options);
+        signingKeyRotation, proxies, policyClasses, options, policyPath);
+  }
+
+  /** The same configuration with {@code policy=} set to {@code path} (a file or directory). */
+  public AuthorityConfig withPolicyPath(Path path) {
+    return new AuthorityConfig(trustDomain, listenHost, listenPort, tokenLifetime, certificateLifetime, heartbeatInterval,
+        signingKeyRotation, trustedProxies, policyClasses, options, Optional.of(path));
   }
 
   public static AuthorityConfig load(Path file) throws IOException {
@@ -131,11 +153,23 @@ public record AuthorityConfig(
           Duration.ofMillis(Long.parseLong(p.getProperty("heartbeat_millis", "" + d.heartbeatInterval.toMillis()))),
           Duration.ofHours(Long.parseLong(p.getProperty("signing_key_rotation_hours", "" + d.signingKeyRotation.toHours()))),
           splitList(p.getProperty("trusted_proxies", "")).stream().map(Cidr::parse).toList(),
-          classes.isEmpty() ? d.policyClasses : classes, options);
+          classes.isEmpty() ? d.policyClasses : classes, options,
+          policyPath(file, p.getProperty("policy")));
     } catch (NumberFormatException e) {
       throw new IllegalArgumentException(file.getFileName() + ": a numeric option is not a number");
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(file.getFileName() + ": " + e.getMessage());
+    }
+  }
+
+  private static Optional<Path> policyPath(Path configFile, String value) {
+    if (value == null) return Optional.empty();
+    if (value.isBlank()) throw new IllegalArgumentException("policy must name a policy file or directory");
+    try {
+      Path base = configFile.toAbsolutePath().getParent();
+      return Optional.of(base.resolve(value.strip()).normalize());
+    } catch (java.nio.file.InvalidPathException e) {
+      throw new IllegalArgumentException("policy is not a valid path");
     }
   }
 
@@ -155,6 +189,10 @@ public record AuthorityConfig(
       for (var e : policyClasses.entrySet()) w.write("class." + e.getKey() + "=" + String.join(",", e.getValue()) + "\n");
       if (!options.isEmpty()) w.write("# factor options\n");
       for (var e : new java.util.TreeMap<>(options).entrySet()) w.write(e.getKey() + "=" + e.getValue() + "\n");
+      if (policyPath.isPresent()) {
+        w.write("# policy files (docs/policy.md); they replace the class lines above\n");
+        w.write("policy=" + policyPath.get().toString().replace("\\", "\\\\") + "\n");
+      }
     }
   }
 

@@ -31,7 +31,7 @@ import picocli.CommandLine.Parameters;
     footer = {"", "Examples:", "  m2mfa demo", "  m2mfa authority init --dir /var/lib/m2mfa", "  m2mfa agent login --dir /var/lib/m2mfa-agent --audience inventory",
         "", "Exit codes: 0 ok, 1 refused/failed, 2 usage, 3 environment."},
     subcommands = {Main.DemoCommand.class, Main.AuthorityCommand.class, Main.AdminCommand.class, Main.AgentCommand.class, BenchCommand.class,
-        Main.DrillCommand.class, SshCommand.class})
+        Main.DrillCommand.class, SshCommand.class, PolicyCommand.class})
 public final class Main {
   static final ObjectMapper JSON = new ObjectMapper();
 
@@ -89,7 +89,7 @@ public final class Main {
         AuthorityConfig d = AuthorityConfig.defaults();
         int colon = listen.lastIndexOf(':');
         AuthorityConfig cfg = new AuthorityConfig(trustDomain, listen.substring(0, colon), Integer.parseInt(listen.substring(colon + 1)),
-            d.tokenLifetime(), d.certificateLifetime(), d.heartbeatInterval(), d.signingKeyRotation(), d.trustedProxies(), d.policyClasses(), d.options());
+            d.tokenLifetime(), d.certificateLifetime(), d.heartbeatInterval(), d.signingKeyRotation(), d.trustedProxies(), d.policyClasses(), d.options(), d.policyPath());
         Authority.init(dir, cfg, pass, admin);
         System.out.println("authority created in " + dir + "; trust root: " + dir.resolve("ca/ca.pem") + "; admin credential: " + dir.resolve("admin/"));
         return 0;

@@ -1,0 +1,267 @@
+package dev.m2mfa.authority.policy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * Every validation error, with its exact message and position ({@code file:line:col:}).
+ * Each case starts from a valid policy and breaks one thing, so the message under test is the
+ * only one reported.
+ */
+class PolicyValidationTest {
+  static final Set<String> INSTALLED = Set.of("key", "network", "otp-chain", "hardware", "posture");
+
+  @TempDir Path dir;
+
+  /** The errors for one file named p.yaml, each as "p.yaml:line:col: message". */
+  private List<String> errors(String yaml) throws Exception {
+    Path f = dir.resolve("p.yaml");
+    Files.writeString(f, yaml);
+    return errorsOf(List.of(f));
+  }
+
+  private List<String> errorsOf(List<Path> paths) {
+    try {
+      Policy.load(paths, INSTALLED);
+    } catch (PolicyException e) {
+      return e.errors().stream().map(x -> x.toString().replace(dir + "/", "")).toList();
+    }
+    throw new AssertionError("policy loaded but was expected to fail");
+  }
+
+  private static final String VALID = """
+      version: 1
+      classes:
+        web:
+          levels:
+            - name: baseline
+              all_of: [key, network]
+            - name: strong
+              any_of: {k: 1, of: [otp-chain, hardware]}
+          audiences:
+            payments: strong
+      """;
+
+  @Test
+  void theValidBaseLoads() throws Exception {
+    Path f = dir.resolve("p.yaml");
+    Files.writeString(f, VALID);
+    assertThat(Policy.load(List.of(f), INSTALLED).acrOrder()).containsExactly("m2mfa:baseline", "m2mfa:strong");
+  }
+
+  @Test
+  void unknownTopLevelKey() throws Exception {
+    assertThat(errors(VALID + "claases: {}\n"))
+        .containsExactly("p.yaml:11:1: unknown top-level key 'claases' (expected: version, classes)");
+  }
+
+  @Test
+  void unknownFactorListsTheInstalledOnes() throws Exception {
+    assertThat(errors(VALID.replace("[key, network]", "[key, netwrk]")))
+        .containsExactly("p.yaml:6:23: unknown factor 'netwrk' (installed: hardware, key, network, otp-chain, posture)");
+  }
+
+  @ParameterizedTest
+  @CsvSource({"3, 'p.yaml:8:21: k is 3 but must be between 1 and 2 (the number of factors in ''of'')'",
+      "0, 'p.yaml:8:21: k is 0 but must be between 1 and 2 (the number of factors in ''of'')'",
+      "-1, 'p.yaml:8:21: k is -1 but must be between 1 and 2 (the number of factors in ''of'')'"})
+  void kOutsideTheGroup(String k, String expected) throws Exception {
+    assertThat(errors(VALID.replace("k: 1", "k: " + k))).containsExactly(expected);
+  }
+
+  @Test
+  void kMustBeAWholeNumber() throws Exception {
+    assertThat(errors(VALID.replace("k: 1", "k: one"))).containsExactly("p.yaml:8:21: k must be a whole number, got 'one'");
+  }
+
+  @Test
+  void emptyGroups() throws Exception {
+    assertThat(errors(VALID.replace("[key, network]", "[key]\n        any_of: {k: 1, of: []}")))
+        .containsExactly("p.yaml:7:28: any_of 'of' is empty");
+    assertThat(errors(VALID.replace("any_of: {k: 1, of: [otp-chain, hardware]}", "all_of: []")))
+        .containsExactly("p.yaml:8:17: all_of is empty");
+  }
+
+  @Test
+  void duplicateLevelName() throws Exception {
+    assertThat(errors(VALID.replace("name: strong", "name: baseline").replace("payments: strong", "payments: baseline")))
+        .containsExactly("p.yaml:7:15: duplicate level 'baseline' in class 'web' (first at line 5)");
+  }
+
+  @Test
+  void duplicateClassAcrossFiles() throws Exception {
+    Path policyDir = Files.createDirectories(dir.resolve("policy.d"));
+    Files.writeString(policyDir.resolve("10-web.yaml"), VALID);
+    Files.writeString(policyDir.resolve("20-more.yaml"), VALID.replace("web:", "batch:") + "  web:\n    levels:\n      - {name: baseline, all_of: [key]}\n");
+    assertThat(errorsOf(List.of(policyDir)))
+        .containsExactly("policy.d/20-more.yaml:11:3: class 'web' is already defined at policy.d/10-web.yaml:3");
+  }
+
+  @Test
+  void duplicateClassInOneFileIsADuplicateKey() throws Exception {
+    assertThat(errors(VALID + "  web:\n    levels:\n      - {name: baseline, all_of: [key]}\n"))
+        .containsExactly("p.yaml:11:3: key 'web' is given twice in this mapping (first at line 3)");
+  }
+
+  @Test
+  void audienceAtUnknownLevel() throws Exception {
+    assertThat(errors(VALID.replace("payments: strong", "payments: strongest")))
+        .containsExactly("p.yaml:10:17: audience 'payments' requires unknown level 'strongest' (levels of class 'web': baseline, strong)");
+  }
+
+  @ParameterizedTest
+  @CsvSource(delimiter = '|', value = {
+      "token_lifetime: 10m       | p.yaml:9:25: token_lifetime 10m is out of bounds (1s to 5m)",
+      "token_lifetime: 301s      | p.yaml:9:25: token_lifetime 301s is out of bounds (1s to 5m)",
+      "token_lifetime: 0s        | p.yaml:9:25: token_lifetime 0s is out of bounds (1s to 5m)",
+      "certificate_lifetime: 25h | p.yaml:9:31: certificate_lifetime 25h is out of bounds (1m to 24h)",
+      "certificate_lifetime: 59s | p.yaml:9:31: certificate_lifetime 59s is out of bounds (1m to 24h)",
+      "token_lifetime: 5 min     | p.yaml:9:25: token_lifetime '5 min' is not a duration (write e.g. 90s, 5m, 1h)",
+      "token_lifetime: 90        | p.yaml:9:25: token_lifetime '90' is not a duration (write e.g. 90s, 5m, 1h)",
+      "certificate_lifetime: 1d  | p.yaml:9:31: certificate_lifetime '1d' is not a duration (write e.g. 90s, 5m, 1h)"})
+  void lifetimes(String line, String expected) throws Exception {
+    assertThat(errors(VALID.replace("of: [otp-chain, hardware]}", "of: [otp-chain, hardware]}\n        " + line.strip())))
+        .containsExactly(expected.strip());
+  }
+
+  @ParameterizedTest
+  @CsvSource(delimiter = '|', value = {
+      "factor_failure: quarantine | p.yaml:12:23: unknown response 'quarantine' for factor_failure (expected: deny, step-up)",
+      "clone: alert               | p.yaml:12:14: unknown response 'alert' for clone (expected: lock)",
+      "anomaly: deny              | p.yaml:12:16: unknown response 'deny' for anomaly (expected: alert, step-up, quarantine)",
+      "clown: lock                | p.yaml:12:7: unknown event 'clown' in on (expected: clone, factor_failure, anomaly)"})
+  void responses(String line, String expected) throws Exception {
+    assertThat(errors(VALID + "    on:\n      " + line.strip() + "\n")).containsExactly(expected.strip());
+  }
+
+  @Test
+  void levelThatRequiresNothing() throws Exception {
+    assertThat(errors(VALID.replace("        any_of: {k: 1, of: [otp-chain, hardware]}\n", "        token_lifetime: 1m\n")))
+        .containsExactly("p.yaml:7:9: level 'strong' requires nothing (give it all_of and/or any_of)");
+  }
+
+  @Test
+  void yamlSyntaxErrors() throws Exception {
+    assertThat(errors(VALID.replace("[key, network]", "[key, network")))
+        .containsExactly("p.yaml:7:13: YAML syntax error: expected ',' or ']', but got :");
+    assertThat(errors("classes:\n  web: x\n    levels: []\n"))
+        .containsExactly("p.yaml:3:11: YAML syntax error: mapping values are not allowed here");
+  }
+
+  @Test
+  void fileTooLarge() throws Exception {
+    String big = VALID + "#" + "x".repeat(PolicyLoader.MAX_FILE_BYTES) + "\n";
+    assertThat(errors(big)).containsExactly("p.yaml:1:1: file is larger than 262144 bytes (256 KiB)");
+  }
+
+  @Test
+  void noClassesAtAll() throws Exception {
+    assertThat(errors("version: 1\n")).containsExactly("p.yaml:1:1: no classes defined (expected a 'classes' mapping with at least one class)");
+    assertThat(errors("version: 1\nclasses: {}\n"))
+        .containsExactly("p.yaml:2:1: no classes defined (expected a 'classes' mapping with at least one class)");
+    assertThat(errors("")).containsExactly("p.yaml:1:1: the file is empty");
+    Path empty = Files.createDirectories(dir.resolve("empty.d"));
+    assertThat(errorsOf(List.of(empty))).containsExactly("empty.d:1:1: no policy files (*.yaml, *.yml) in this directory");
+    assertThat(errorsOf(List.of(dir.resolve("missing.yaml")))).containsExactly("missing.yaml:1:1: no such file or directory");
+  }
+
+  @Test
+  void lowestLevelMustRequireKey() throws Exception {
+    assertThat(errors(VALID.replace("[key, network]", "[network]")))
+        .containsExactly("p.yaml:5:9: the lowest level 'baseline' must require key in all_of: the key factor checks the login signature");
+  }
+
+  @Test
+  void unknownKeysInsideAClassOrLevel() throws Exception {
+    assertThat(errors(VALID.replace("all_of: [key, network]", "all_of: [key, network]\n        al_of: [posture]")))
+        .containsExactly("p.yaml:7:9: unknown key 'al_of' in level (expected: name, all_of, any_of, token_lifetime, certificate_lifetime)");
+    assertThat(errors(VALID + "    audience:\n      x: strong\n"))
+        .containsExactly("p.yaml:11:5: unknown key 'audience' in class 'web' (expected: levels, audiences, on)");
+  }
+
+  @Test
+  void acrValuesNeedOneOrderAcrossClasses() throws Exception {
+    String other = "  batch:\n    levels:\n      - {name: strong, all_of: [key]}\n      - {name: baseline, all_of: [posture]}\n";
+    assertThat(errors(VALID + other)).containsExactly("p.yaml:11:3: class 'batch' puts m2mfa:strong below m2mfa:baseline, but an earlier class"
+        + " orders them the other way round (acr values need one order across all classes)");
+  }
+
+  @Test
+  void levelNamesCannotImitateLegacyAcrValues() throws Exception {
+    assertThat(errors(VALID.replace("name: strong", "name: 2fa").replace("payments: strong", "payments: baseline")))
+        .containsExactly("p.yaml:7:15: level name '2fa' must start with a lowercase letter and use only a-z, 0-9, '_', '-' (at most 32 characters)");
+  }
+
+  @Test
+  void aliasesAreRefusedNotReadAsText() throws Exception {
+    String yaml = VALID.replace("all_of: [key, network]", "all_of: &base [key, network]");
+    List<String> result;
+    Path f = dir.resolve("p.yaml");
+    Files.writeString(f, yaml + "  batch:\n    levels:\n      - {name: baseline, all_of: *base}\n");
+    try {
+      Policy p = Policy.load(List.of(f), INSTALLED);
+      result = List.of("loaded " + p.factorsToChallenge("batch", "x", java.util.Optional.empty()));
+    } catch (PolicyException e) {
+      result = e.errors().stream().map(x -> x.toString().replace(dir + "/", "")).toList();
+    }
+    assertThat(result).containsExactly("p.yaml:13:34: YAML aliases (*base) are not supported: write the value out");
+  }
+
+  @Test
+  void acrValuesThatNothingOrdersAreRefused() throws Exception {
+    String other = "  iot:\n    levels:\n      - {name: device, all_of: [key]}\n";
+    assertThat(errors(VALID + other)).containsExactly("p.yaml:11:3: class 'iot': m2mfa:device has no order against m2mfa:baseline"
+        + " of class 'web' (acr values need one order across all classes: let the classes share level names, e.g. all start at the same"
+        + " lowest level)");
+    // sharing only the lowest level is not enough: device and strong are both just above baseline
+    String shared = "  iot:\n    levels:\n      - {name: baseline, all_of: [key]}\n      - {name: device, all_of: [hardware]}\n";
+    assertThat(errors(VALID + shared)).containsExactly("p.yaml:11:3: class 'iot': m2mfa:device has no order against m2mfa:strong"
+        + " of class 'web' (acr values need one order across all classes: let the classes share level names, e.g. all start at the same"
+        + " lowest level)");
+    String chained = "  iot:\n    levels:\n      - {name: baseline, all_of: [key]}\n      - {name: strong, all_of: [posture]}\n"
+        + "      - {name: device, all_of: [hardware]}\n";
+    Path f = dir.resolve("p.yaml");
+    Files.writeString(f, VALID + chained);
+    assertThat(Policy.load(List.of(f), INSTALLED).acrOrder()).containsExactly("m2mfa:baseline", "m2mfa:strong", "m2mfa:device");
+  }
+
+  @Test
+  void oneDocumentPerFile() throws Exception {
+    assertThat(errors(VALID + "---\nclasses: {}\n")).containsExactly("p.yaml:12:1: only one YAML document per file");
+  }
+
+  @Test
+  void everyErrorIsReportedInPositionOrder() throws Exception {
+    String yaml = VALID.replace("[key, network]", "[key, netwrk]").replace("k: 1", "k: 5").replace("payments: strong", "payments: gold")
+        + "    on:\n      anomaly: shrug\n";
+    assertThat(errors(yaml)).containsExactly(
+        "p.yaml:6:23: unknown factor 'netwrk' (installed: hardware, key, network, otp-chain, posture)",
+        "p.yaml:8:21: k is 5 but must be between 1 and 2 (the number of factors in 'of')",
+        "p.yaml:10:17: audience 'payments' requires unknown level 'gold' (levels of class 'web': baseline, strong)",
+        "p.yaml:12:16: unknown response 'shrug' for anomaly (expected: alert, step-up, quarantine)");
+  }
+
+  @Test
+  void theExceptionMessageIsTheFirstError() throws Exception {
+    Path f = dir.resolve("p.yaml");
+    Files.writeString(f, VALID.replace("payments: strong", "payments: gold"));
+    assertThatThrownBy(() -> Policy.load(List.of(f), INSTALLED)).isInstanceOf(PolicyException.class)
+        .hasMessage(f + ":10:17: audience 'payments' requires unknown level 'gold' (levels of class 'web': baseline, strong)");
+  }
+
+  @Test
+  void theExamplePolicyLoads() throws Exception {
+    Policy p = Policy.load(List.of(Path.of("../examples/policy.yaml")), INSTALLED);
+    assertThat(p.classNames()).containsExactly("web", "batch");
+    assertThat(p.acrOrder()).containsExactly("m2mfa:baseline", "m2mfa:strong", "m2mfa:hardware");
+  }
+}
