@@ -22,6 +22,7 @@ import java.security.KeyPair;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.ServiceLoader;
 import java.util.concurrent.Executors;
@@ -50,6 +51,7 @@ public final class Authority implements AutoCloseable {
   private final EnrollmentService enrollment;
   private final LoginService login;
   private final ScheduledExecutorService housekeeping;
+  private final dev.m2mfa.authority.policy.PolicySource policies;
   private volatile dev.m2mfa.authority.enroll.tpm.TpmEnrollmentService tpmEnrollment;
   private dev.m2mfa.authority.ssh.SshService ssh;
   private AuthorityServer server;
@@ -64,10 +66,11 @@ public final class Authority implements AutoCloseable {
     this.revocationHub = new RevocationHub(store);
     keyring.onRotation(revocationHub::keysChanged);
     this.revocations = new RevocationService(store, revocationHub, audit);
-    this.enrollment = new EnrollmentService(store, config, ca, audit, revocations);
     Map<String, FactorVerifier> verifiers = bind(loadVerifiers(config), new dev.m2mfa.authority.factor.AuthorityBound.Services(store, audit, config, revocations));
+    this.policies = policySource(config, verifiers.keySet(), audit);
+    this.enrollment = new EnrollmentService(store, config, ca, audit, revocations, policies);
     this.otpChain = verifiers.get(dev.m2mfa.authority.factor.otpchain.OtpChainFactor.NAME) instanceof dev.m2mfa.authority.factor.otpchain.OtpChainFactor f ? f : null;
-    this.login = new LoginService(store, config, verifiers, new TokenIssuer(keyring, config.issuer()), ca, audit);
+    this.login = new LoginService(store, config, verifiers, new TokenIssuer(keyring, config.issuer()), ca, audit, policies);
     this.housekeeping = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("housekeeping").factory());
     housekeeping.scheduleAtFixedRate(keyring::reload, 1, 1, TimeUnit.MINUTES);
     long rotate = config.signingKeyRotation().toMinutes();
@@ -137,6 +140,34 @@ public final class Authority implements AutoCloseable {
     return a;
   }
 
+  /**
+   * With {@code policy=} in authority.conf: the policy files, validated now (a bad file refuses
+   * start-up with every error as file:line:col) and watched every second afterwards (a bad edit
+   * keeps the old policy and is audited); without: the {@code class.*} lines.
+   */
+  private static dev.m2mfa.authority.policy.PolicySource policySource(AuthorityConfig config, java.util.Set<String> installed, AuditLog audit) {
+    if (config.policyPath().isEmpty()) {
+      return dev.m2mfa.authority.policy.PolicySource.fixed(dev.m2mfa.authority.policy.Policy.fromLegacyClasses(config.policyClasses(),
+          config.tokenLifetime(), config.certificateLifetime()));
+    }
+    dev.m2mfa.authority.policy.PolicySource source;
+    try {
+      source = dev.m2mfa.authority.policy.PolicySource.open(List.of(config.policyPath().get()), installed);
+    } catch (dev.m2mfa.authority.policy.PolicyException e) {
+      throw new IllegalArgumentException("the policy does not load: " + String.join("; ", e.errors().stream().map(Object::toString).toList()));
+    }
+    source.onReload(status -> audit.appendAndWait(status.healthy() ? "policy.reloaded" : "policy.reload_failed", "",
+        status.healthy() ? Map.of("generation", status.generation(), "digest", status.digest())
+            : Map.of("generation", status.generation(), "digest", status.digest(), "error", status.firstError().orElse(""))));
+    source.startWatching(Duration.ofSeconds(1));
+    return source;
+  }
+
+  /** The policy in force and its reload status. */
+  public dev.m2mfa.authority.policy.PolicySource policies() {
+    return policies;
+  }
+
   private static Map<String, FactorVerifier> bind(Map<String, FactorVerifier> verifiers,
       dev.m2mfa.authority.factor.AuthorityBound.Services services) {
     for (FactorVerifier v : verifiers.values()) {
@@ -150,7 +181,7 @@ public final class Authority implements AutoCloseable {
     for (FactorVerifier v : ServiceLoader.load(FactorVerifier.class)) {
       if (found.putIfAbsent(v.name(), v) != null) throw new IllegalStateException("two verifiers for factor " + v.name());
     }
-    for (var e : config.policyClasses().entrySet()) {
+    for (var e : config.policyPath().isPresent() ? Map.<String, List<String>>of().entrySet() : config.policyClasses().entrySet()) {
       for (String f : e.getValue()) {
         if (!found.containsKey(f)) throw new IllegalStateException("class." + e.getKey() + " requires factor '" + f + "' but no verifier for it is installed (installed: " + found.keySet() + ")");
       }
@@ -232,6 +263,7 @@ public final class Authority implements AutoCloseable {
   public synchronized void close() {
     running = false;
     housekeeping.shutdownNow();
+    policies.close();
     if (server != null) server.close();
     audit.close();
     store.close();

@@ -47,8 +47,11 @@ public final class EnrollmentService {
   private final AuditLog audit;
   private final dev.m2mfa.authority.revocation.RevocationService revocations;
 
+  private final dev.m2mfa.authority.policy.PolicySource policies;
+
   public EnrollmentService(Store store, AuthorityConfig config, CertificateAuthority ca, AuditLog audit,
-      dev.m2mfa.authority.revocation.RevocationService revocations) {
+      dev.m2mfa.authority.revocation.RevocationService revocations, dev.m2mfa.authority.policy.PolicySource policies) {
+    this.policies = policies;
     this.store = store;
     this.config = config;
     this.ca = ca;
@@ -87,7 +90,7 @@ public final class EnrollmentService {
   public JoinToken createJoinToken(String name, String policyClass, List<String> cidrs, Duration ttl, String admin) {
     if (!MachineName.isValid(name)) throw new IllegalArgumentException("name must be 1-63 characters of a-z, 0-9 and '-'");
     String cls = policyClass == null ? "default" : policyClass;
-    if (!config.policyClasses().containsKey(cls)) throw new IllegalArgumentException("unknown machine class: " + cls);
+    if (!policies.current().hasClass(cls)) throw new IllegalArgumentException("unknown machine class: " + cls);
     if (ttl.isNegative() || ttl.isZero() || ttl.compareTo(MAX_JOIN_TOKEN_TTL) > 0) throw new IllegalArgumentException("ttl must be 1 s to 7 days");
     if (cidrs.size() > 32) throw new IllegalArgumentException("at most 32 CIDRs");
     String networks = String.join(",", cidrs.stream().map(Cidr::parse).map(Cidr::toString).toList());

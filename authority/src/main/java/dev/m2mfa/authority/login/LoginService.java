@@ -12,6 +12,10 @@ import dev.m2mfa.api.factor.VerificationContext;
 import dev.m2mfa.authority.AuthorityConfig;
 import dev.m2mfa.authority.audit.AuditLog;
 import dev.m2mfa.authority.factor.TransactionalFactor;
+import dev.m2mfa.authority.policy.Decision;
+import dev.m2mfa.authority.policy.Policy;
+import dev.m2mfa.authority.policy.PolicyEvent;
+import dev.m2mfa.authority.policy.PolicySource;
 import dev.m2mfa.authority.pki.CertificateAuthority;
 import dev.m2mfa.api.pki.Pem;
 import dev.m2mfa.authority.store.MachineRecord;
@@ -65,31 +69,23 @@ public final class LoginService {
   private final TokenIssuer tokens;
   private final CertificateAuthority ca;
   private final AuditLog audit;
-  private volatile LoginPolicy policy;
+  private final PolicySource policies;
   private final ConcurrentHashMap<String, Session> sessions = new ConcurrentHashMap<>();
   private final AtomicInteger sinceSweep = new AtomicInteger();
 
-  private record Session(String id, MachineRecord machine, String requestedName, String audience, String requestedAcr,
-      byte[] challengeBytes, byte[] exporter, Map<String, Map<String, Object>> challenges, long expiresAt) {}
+  /** {@code policy}: the policy the challenge was made under; the same one decides at finish. */
+  private record Session(String id, MachineRecord machine, String requestedName, String audience, Optional<String> requestedAcr,
+      Policy policy, String policyDigest, byte[] challengeBytes, byte[] exporter, Map<String, Map<String, Object>> challenges, long expiresAt) {}
 
   public LoginService(Store store, AuthorityConfig config, Map<String, FactorVerifier> verifiers, TokenIssuer tokens,
-      CertificateAuthority ca, AuditLog audit) {
+      CertificateAuthority ca, AuditLog audit, PolicySource policies) {
     this.store = store;
     this.config = config;
     this.verifiers = Map.copyOf(verifiers);
     this.tokens = tokens;
     this.ca = ca;
     this.audit = audit;
-    this.policy = LoginPolicy.legacy(config.policyClasses(), config.tokenLifetime(), config.certificateLifetime());
-  }
-
-  /** Swaps the policy (a reloaded policy file); logins already started finish under the new one. */
-  public void policy(LoginPolicy policy) {
-    this.policy = java.util.Objects.requireNonNull(policy);
-  }
-
-  public LoginPolicy policy() {
-    return policy;
+    this.policies = policies;
   }
 
   /** The start response body (exact bytes; they are part of the transcript). */
@@ -111,13 +107,15 @@ public final class LoginService {
     if (untrustedAcr != null && (untrustedAcr.isEmpty() || untrustedAcr.length() > 100 || !untrustedAcr.matches("[\\x21-\\x7e]+"))) {
       throw new BadRequest("acr must be 1-100 printable ASCII characters");
     }
-    LoginPolicy p = policy;
+    Policy p = policies.current();
+    Optional<String> acr = Optional.ofNullable(untrustedAcr);
     MachineRecord machine = MachineName.isValid(untrustedMachineName)
         ? store.machines().find(untrustedMachineName).filter(MachineRecord::active).orElse(null) : null;
-    List<String> required = machine == null ? null : p.factorsToChallenge(machine.policyClass(), audience, untrustedAcr).orElse(null);
+    List<String> required = machine == null || !p.hasClass(machine.policyClass()) ? null
+        : p.factorsToChallenge(machine.policyClass(), audience, acr);
     if (required == null) {
       machine = null; // unknown machine, or its class is no longer configured: fail closed with a decoy
-      required = p.factorsToChallenge("default", audience, null).orElse(DECOY_FACTORS);
+      required = p.hasClass("default") ? p.factorsToChallenge("default", audience, Optional.empty()) : DECOY_FACTORS;
     }
     Map<String, Map<String, Object>> challenges = new LinkedHashMap<>();
     EnrolledMachine em = machine == null ? DECOY : enrolled(machine);
@@ -137,7 +135,7 @@ public final class LoginService {
     } catch (Exception e) {
       throw new IllegalStateException(e);
     }
-    sessions.put(id, new Session(id, machine, name, audience, untrustedAcr, bytes, exporter.clone(), challenges, expiresAt));
+    sessions.put(id, new Session(id, machine, name, audience, acr, p, policies.status().digest(), bytes, exporter.clone(), challenges, expiresAt));
     return bytes;
   }
 
@@ -211,7 +209,8 @@ public final class LoginService {
       // advance only if the login would be allowed with the transactional factors passing
       java.util.Set<String> hypothetical = new java.util.HashSet<>(transactional);
       results.stream().filter(FactorResult::passed).forEach(r -> hypothetical.add(r.factor()));
-      boolean othersPassed = policy.decide(fresh.policyClass(), s.audience, s.requestedAcr, hypothetical).allowed();
+      boolean othersPassed = s.policy.evaluate(fresh.policyClass(), s.audience, s.requestedAcr, hypothetical, java.util.Set.of(),
+          java.util.Set.of()).allowed();
       List<Runnable> afterCommit = new ArrayList<>();
       List<FactorResult> judged = store.transaction(() -> {
         List<FactorResult> out = new ArrayList<>();
@@ -238,14 +237,19 @@ public final class LoginService {
       results.addAll(judged);
     }
     detail.put("factors", results.stream().map(LoginService::auditEntry).toList());
-    if (s.requestedAcr != null) detail.put("requested_acr", s.requestedAcr);
-    java.util.Set<String> passed = new java.util.LinkedHashSet<>();
-    results.stream().filter(FactorResult::passed).forEach(r -> passed.add(r.factor()));
-    LoginPolicy.Decision decision = policy.decide(fresh.policyClass(), s.audience, s.requestedAcr, passed);
+    s.requestedAcr.ifPresent(a -> detail.put("requested_acr", a));
+    java.util.Set<PolicyEvent> events = results.stream().anyMatch(r -> r.reason() != null && r.reason().startsWith("clone detected"))
+        ? java.util.Set.of(PolicyEvent.CLONE) : java.util.Set.of();
+    Decision decision = s.policy.evaluate(fresh.policyClass(), s.audience, s.requestedAcr, results, events);
     detail.put("policy", decision.reason());
-    if (!decision.allowed()) return deny(subject, detail, "policy: " + decision.reason());
+    detail.put("policy_digest", s.policyDigest);
+    if (!decision.allowed()) {
+      detail.put("response", decision.response().name().toLowerCase(java.util.Locale.ROOT));
+      decision.stepUpAcr().ifPresent(a -> detail.put("step_up_acr", a));
+      return deny(subject, detail, "policy: " + decision.reason());
+    }
     List<String> amr = decision.amr();
-    String acr = decision.acr();
+    String acr = decision.acr().orElseThrow();
     String x5t = null;
     if (clientCert != null && s.machine.spiffeId().equals(CertificateAuthority.spiffeIdOf(clientCert))
         && java.util.Arrays.equals(clientCert.getPublicKey().getEncoded(), em.identityKey().getEncoded())) {
