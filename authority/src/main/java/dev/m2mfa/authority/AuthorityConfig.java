@@ -19,6 +19,8 @@ import java.util.Properties;
  *
  * @param policyClasses machine class -> factors all required (the full policy engine later
  *     replaces this list with all-of / k-of-n groups and assurance levels)
+ * @param pluginOptions options a factor reads under its own prefix ({@code <factor>.<option>},
+ *     e.g. {@code hardware.trust_pkcs11.<class>=true}); kept as text, validated by the factor
  */
 public record AuthorityConfig(
     String trustDomain,
@@ -29,7 +31,8 @@ public record AuthorityConfig(
     Duration heartbeatInterval,
     Duration signingKeyRotation,
     List<Cidr> trustedProxies,
-    Map<String, List<String>> policyClasses) {
+    Map<String, List<String>> policyClasses,
+    Map<String, String> pluginOptions) {
 
   public static final Duration MAX_TOKEN_LIFETIME = Duration.ofMinutes(5);
 
@@ -58,6 +61,32 @@ public record AuthorityConfig(
     }
     trustedProxies = List.copyOf(trustedProxies);
     policyClasses = Map.copyOf(policyClasses);
+    pluginOptions = Map.copyOf(new java.util.TreeMap<>(pluginOptions));
+    for (String k : pluginOptions.keySet()) {
+      if (!k.matches("[a-z][a-z0-9-]{0,31}\\.[A-Za-z0-9_.-]{1,200}")) throw new IllegalArgumentException("option " + k + " is not <factor>.<option>");
+    }
+  }
+
+  /** Without plug-in options (configurations written before they existed). */
+  public AuthorityConfig(String trustDomain, String listenHost, int listenPort, Duration tokenLifetime, Duration certificateLifetime,
+      Duration heartbeatInterval, Duration signingKeyRotation, List<Cidr> trustedProxies, Map<String, List<String>> policyClasses) {
+    this(trustDomain, listenHost, listenPort, tokenLifetime, certificateLifetime, heartbeatInterval, signingKeyRotation, trustedProxies,
+        policyClasses, Map.of());
+  }
+
+  /** The plug-in option {@code name} (e.g. {@code hardware.attestation_roots}), or {@code defaultValue}. */
+  public String pluginOption(String name, String defaultValue) {
+    return pluginOptions.getOrDefault(name, defaultValue);
+  }
+
+  public AuthorityConfig withPolicyClasses(Map<String, List<String>> classes) {
+    return new AuthorityConfig(trustDomain, listenHost, listenPort, tokenLifetime, certificateLifetime, heartbeatInterval,
+        signingKeyRotation, trustedProxies, classes, pluginOptions);
+  }
+
+  public AuthorityConfig withPluginOptions(Map<String, String> options) {
+    return new AuthorityConfig(trustDomain, listenHost, listenPort, tokenLifetime, certificateLifetime, heartbeatInterval,
+        signingKeyRotation, trustedProxies, policyClasses, options);
   }
 
   public static AuthorityConfig defaults() {
@@ -71,17 +100,17 @@ public record AuthorityConfig(
 
   public AuthorityConfig withListen(String host, int port) {
     return new AuthorityConfig(trustDomain, host, port, tokenLifetime, certificateLifetime, heartbeatInterval,
-        signingKeyRotation, trustedProxies, policyClasses);
+        signingKeyRotation, trustedProxies, policyClasses, pluginOptions);
   }
 
   public AuthorityConfig withHeartbeat(Duration d) {
     return new AuthorityConfig(trustDomain, listenHost, listenPort, tokenLifetime, certificateLifetime, d,
-        signingKeyRotation, trustedProxies, policyClasses);
+        signingKeyRotation, trustedProxies, policyClasses, pluginOptions);
   }
 
   public AuthorityConfig withTrustedProxies(List<Cidr> proxies) {
     return new AuthorityConfig(trustDomain, listenHost, listenPort, tokenLifetime, certificateLifetime, heartbeatInterval,
-        signingKeyRotation, proxies, policyClasses);
+        signingKeyRotation, proxies, policyClasses, pluginOptions);
   }
 
   public static AuthorityConfig load(Path file) throws IOException {
@@ -91,8 +120,10 @@ public record AuthorityConfig(
     }
     AuthorityConfig d = defaults();
     Map<String, List<String>> classes = new LinkedHashMap<>();
+    Map<String, String> plugins = new LinkedHashMap<>();
     for (String k : p.stringPropertyNames()) {
       if (k.startsWith("class.")) classes.put(k.substring(6), splitList(p.getProperty(k)));
+      else if (k.contains(".")) plugins.put(k, p.getProperty(k).strip());
     }
     try {
       return new AuthorityConfig(
@@ -104,7 +135,8 @@ public record AuthorityConfig(
           Duration.ofMillis(Long.parseLong(p.getProperty("heartbeat_millis", "" + d.heartbeatInterval.toMillis()))),
           Duration.ofHours(Long.parseLong(p.getProperty("signing_key_rotation_hours", "" + d.signingKeyRotation.toHours()))),
           splitList(p.getProperty("trusted_proxies", "")).stream().map(Cidr::parse).toList(),
-          classes.isEmpty() ? d.policyClasses : classes);
+          classes.isEmpty() ? d.policyClasses : classes,
+          plugins);
     } catch (NumberFormatException e) {
       throw new IllegalArgumentException(file.getFileName() + ": a numeric option is not a number");
     } catch (IllegalArgumentException e) {
@@ -126,6 +158,8 @@ public record AuthorityConfig(
       w.write("trusted_proxies=" + String.join(",", trustedProxies.stream().map(Cidr::toString).toList()) + "\n");
       w.write("# machine classes: the factors each requires (all of them)\n");
       for (var e : policyClasses.entrySet()) w.write("class." + e.getKey() + "=" + String.join(",", e.getValue()) + "\n");
+      if (!pluginOptions.isEmpty()) w.write("# factor plug-in options (<factor>.<option>)\n");
+      for (var e : new java.util.TreeMap<>(pluginOptions).entrySet()) w.write(e.getKey() + "=" + e.getValue() + "\n");
     }
   }
 

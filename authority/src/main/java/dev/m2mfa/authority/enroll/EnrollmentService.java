@@ -6,6 +6,7 @@ import dev.m2mfa.api.Cidr;
 import dev.m2mfa.api.MachineName;
 import dev.m2mfa.authority.AuthorityConfig;
 import dev.m2mfa.authority.audit.AuditLog;
+import dev.m2mfa.authority.factor.hardware.KeyResidence;
 import dev.m2mfa.authority.pki.CertificateAuthority;
 import dev.m2mfa.api.pki.Pem;
 import dev.m2mfa.authority.store.JoinTokenRecord;
@@ -86,7 +87,20 @@ public final class EnrollmentService {
    * malformed CSR. Either way nothing is stored.
    */
   public Optional<Enrolled> enroll(String untrustedToken, String untrustedCsrPem, InetAddress source) {
+    return enroll(untrustedToken, untrustedCsrPem, null, source);
+  }
+
+  /**
+   * As {@link #enroll(String, String, InetAddress)}, with the agent's claim of where its key
+   * lives ({@code {"provider": ..., "evidence": {...}}}, or null). The claim is judged by
+   * {@link KeyResidence#assess} and its record stored for factor {@code hardware} in the same
+   * transaction as the machine. Throws {@link KeyResidence.BadClaim} for a malformed claim.
+   */
+  public Optional<Enrolled> enroll(String untrustedToken, String untrustedCsrPem, Map<String, Object> untrustedKeyResidence,
+      InetAddress source) {
     PublicKey key = verifiedCsrKey(untrustedCsrPem);
+    KeyResidence.checkShape(untrustedKeyResidence); // before any state changes
+    KeyResidence.Record[] residence = {null};
     Map<String, Object> detail = new LinkedHashMap<>();
     detail.put("source", source.getHostAddress());
     if (untrustedToken == null || untrustedToken.length() > 200) {
@@ -118,6 +132,8 @@ public final class EnrollmentService {
       MachineRecord m = new MachineRecord(jt.machineName(), ca.machineSpiffeId(jt.machineName()), jt.policyClass(),
           Base64.getEncoder().encodeToString(key.getEncoded()), jkt(key), bound, MachineRecord.ACTIVE, now, now);
       store.machines().insert(m);
+      residence[0] = KeyResidence.assess(untrustedKeyResidence, key, jt.policyClass(), config);
+      store.factorStates().put(m.name(), KeyResidence.FACTOR, residence[0].json(), now);
       return m;
     });
     } catch (Denied d) {
@@ -132,6 +148,7 @@ public final class EnrollmentService {
     detail.put("class", rec.policyClass());
     detail.put("key_thumbprint", rec.keyThumbprint());
     detail.put("certificate_serial", cert.getSerialNumber().toString(16));
+    detail.put("key_residence", residence[0].residence() + ", proof " + residence[0].proof() + ": " + residence[0].detail());
     audit.appendAndWait("enroll.allowed", rec.name(), detail);
     return Optional.of(new Enrolled(rec.name(), rec.spiffeId(), Pem.encodeChain(ca.chainFor(cert))));
   }

@@ -11,6 +11,10 @@ import dev.m2mfa.api.factor.FactorStatus;
 import dev.m2mfa.api.factor.FactorVerifier;
 import dev.m2mfa.api.factor.VerificationContext;
 import dev.m2mfa.api.pki.KeyFiles;
+import dev.m2mfa.authority.AuthorityConfig;
+import dev.m2mfa.authority.factor.hardware.KeyResidence;
+import dev.m2mfa.authority.store.JdbcStore;
+import dev.m2mfa.authority.store.Store;
 import java.net.InetAddress;
 import java.security.KeyPair;
 import java.security.Signature;
@@ -34,9 +38,27 @@ class FactorVerifierContractTest {
   static final EnrolledMachine MACHINE =
       new EnrolledMachine("m1", "spiffe://t/machine/m1", "default", KEY.getPublic(), List.of(Cidr.parse("192.0.2.0/24")));
 
+  /** A real store and config for verifiers that are {@link AuthorityBound}, with an honest state for machine m1. */
+  static final AuthorityConfig CONFIG = AuthorityConfig.defaults().withPluginOptions(Map.of("hardware.trust_pkcs11.default", "true"));
+  static final Store STORE = honestStore();
+
+  static Store honestStore() {
+    try {
+      Store s = JdbcStore.openSqlite(java.nio.file.Files.createTempDirectory("factor-contract").resolve("state.db"));
+      // m1 enrolled a PKCS#11 key in a class that trusts PKCS#11 claims
+      s.factorStates().put("m1", KeyResidence.FACTOR, KeyResidence.assess(Map.of("provider", "pkcs11"), KEY.getPublic(), "default", CONFIG).json(), 0);
+      // m2 holds a software key and claims hardware in its login: its enrollment record says software, no proof
+      s.factorStates().put("m2", KeyResidence.FACTOR, KeyResidence.assess(Map.of("provider", "software"), KEY.getPublic(), "default", CONFIG).json(), 0);
+      return s;
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
   static Stream<FactorVerifier> verifiers() {
     List<FactorVerifier> all = new ArrayList<>();
     ServiceLoader.load(FactorVerifier.class).forEach(all::add);
+    for (FactorVerifier v : all) if (v instanceof AuthorityBound b) b.bind(new AuthorityBound.Services(STORE, null, CONFIG));
     assertThat(all).extracting(FactorVerifier::name).contains("key", "network");
     assertThat(new HashSet<>(all.stream().map(FactorVerifier::name).toList())).hasSameSizeAs(all);
     return all.stream();
@@ -95,6 +117,9 @@ class FactorVerifierContractTest {
       // the right key used from another network
       case "network" -> new Ctx(MACHINE, InetAddress.ofLiteral("198.51.100.10"), c.transcriptDigest(), c.untrustedTranscriptSignature(),
           c.challenge());
+      // a software key claiming hardware: the signature is right, the enrollment record has no proof
+      case "hardware" -> new Ctx(new EnrolledMachine("m2", "spiffe://t/machine/m2", "default", KEY.getPublic(), MACHINE.networks()),
+          c.sourceAddress(), c.transcriptDigest(), c.untrustedTranscriptSignature(), c.challenge());
       default -> throw new AssertionError("add the attack for factor " + v.name() + " to this contract test");
     };
     assertThat(v.verify(attack, Map.of()).status()).isEqualTo(FactorStatus.FAIL);
