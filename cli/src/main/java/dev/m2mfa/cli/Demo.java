@@ -158,6 +158,9 @@ public final class Demo {
           }
           scene("revoked machine-b tries to log in again", "refused", relogin, reloginRefused);
 
+          DemoSealedScene.Outcome sealed = DemoSealedScene.play(admin, authority, tmp, AUDIENCE);
+          scene("machine-c's key is sealed to 2 of 3 operator shares", sealed.expected(), sealed.observed(), sealed.ok());
+
           // Scene 6
           JsonNode v = admin.get("/v1/admin/audit/verify");
           scene("audit log", "hash chain intact, every decision recorded",

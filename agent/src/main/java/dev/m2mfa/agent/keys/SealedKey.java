@@ -57,9 +57,9 @@ public final class SealedKey implements MachineSigner {
   public record Progress(int have, int need, boolean unlocked) {}
 
   /** Unlocks with an operator passphrase (the array is not kept; the caller zeroes it). */
-  public synchronized void unlockWithPassphrase(char[] passphrase) throws SealedKeyFile.UnlockRefused {
+  public synchronized void unlockWithPassphrase(char[] passphrase) throws UnlockRefusedException {
     if (sealed.secretKind() != SealedKeyFile.KIND_PASSPHRASE) {
-      throw new SealedKeyFile.UnlockRefused("this key is sealed to " + sealed.threshold() + " of " + sealed.shareCount() + " shares, not a passphrase");
+      throw new UnlockRefusedException("this key is sealed to " + sealed.threshold() + " of " + sealed.shareCount() + " shares, not a passphrase");
     }
     byte[] secret = SealedKeyProvider.utf8(passphrase);
     try {
@@ -69,22 +69,22 @@ public final class SealedKey implements MachineSigner {
     }
   }
 
-  synchronized void unlockWithPassphraseBytes(byte[] secret) throws SealedKeyFile.UnlockRefused {
+  synchronized void unlockWithPassphraseBytes(byte[] secret) throws UnlockRefusedException {
     unlockWith(secret, "the passphrase", true);
   }
 
   /** Adds one operator's share; unlocks once k distinct shares of this seal are in. */
-  public synchronized Progress offerShare(String share) throws SealedKeyFile.UnlockRefused {
-    if (sealed.secretKind() != SealedKeyFile.KIND_SHARES) throw new SealedKeyFile.UnlockRefused("this key is sealed to a passphrase, not to shares");
+  public synchronized Progress offerShare(String share) throws UnlockRefusedException {
+    if (sealed.secretKind() != SealedKeyFile.KIND_SHARES) throw new UnlockRefusedException("this key is sealed to a passphrase, not to shares");
     if (unlocked != null) return new Progress(sealed.threshold(), sealed.threshold(), true);
     KeyShares.Share s;
     try {
       s = KeyShares.parse(share);
     } catch (IllegalArgumentException e) {
-      throw new SealedKeyFile.UnlockRefused(e.getMessage());
+      throw new UnlockRefusedException(e.getMessage());
     }
     if (!s.sealId().equals(KeyShares.sealId(sealed.salt()))) {
-      throw new SealedKeyFile.UnlockRefused("share " + s.index() + " belongs to another seal (id " + s.sealId() + "), not this key's");
+      throw new UnlockRefusedException("share " + s.index() + " belongs to another seal (id " + s.sealId() + "), not this key's");
     }
     if (pending.stream().noneMatch(p -> p.index() == s.index())) pending.add(s);
     if (pending.size() < sealed.threshold()) return new Progress(pending.size(), sealed.threshold(), false);
@@ -99,13 +99,13 @@ public final class SealedKey implements MachineSigner {
   }
 
   /** Offers each share in turn; refuses if fewer than k distinct shares were given. */
-  public synchronized void unlockWithShares(List<String> shares) throws SealedKeyFile.UnlockRefused {
+  public synchronized void unlockWithShares(List<String> shares) throws UnlockRefusedException {
     Progress p = new Progress(0, sealed.threshold(), false);
     for (String s : shares) p = offerShare(s);
     if (!p.unlocked()) {
       int have = p.have();
       clearPending();
-      throw new SealedKeyFile.UnlockRefused(sealed.threshold() + " distinct shares are needed to unlock this key, " + have + " given");
+      throw new UnlockRefusedException(sealed.threshold() + " distinct shares are needed to unlock this key, " + have + " given");
     }
   }
 
@@ -128,17 +128,17 @@ public final class SealedKey implements MachineSigner {
     }
   }
 
-  private void unlockWith(byte[] secret, String what, boolean byOperator) throws SealedKeyFile.UnlockRefused {
+  private void unlockWith(byte[] secret, String what, boolean byOperator) throws UnlockRefusedException {
     byte[] pkcs8 = sealed.open(secret, what);
     try {
       PrivateKey key = KeyFactory.getInstance("EC").generatePrivate(new PKCS8EncodedKeySpec(pkcs8));
       PublicKey derived = SoftwareKey.publicOf((ECPrivateKey) key);
-      if (!Arrays.equals(derived.getEncoded(), sealed.publicKey())) throw new SealedKeyFile.UnlockRefused("the sealed key does not match its recorded public key");
+      if (!Arrays.equals(derived.getEncoded(), sealed.publicKey())) throw new UnlockRefusedException("the sealed key does not match its recorded public key");
       unlocked = new SoftwareKey(key, publicKey);
       unlockedAt = clock.instant();
       relocked = false;
     } catch (java.security.GeneralSecurityException e) {
-      throw new SealedKeyFile.UnlockRefused("the sealed key's content is not a P-256 key");
+      throw new UnlockRefusedException("the sealed key's content is not a P-256 key");
     } finally {
       Arrays.fill(pkcs8, (byte) 0);
     }

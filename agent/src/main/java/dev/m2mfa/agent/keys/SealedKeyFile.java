@@ -92,27 +92,20 @@ record SealedKeyFile(int memoryKib, int iterations, int parallelism, byte[] salt
     return salt;
   }
 
-  /** Why an unlock was refused; the message is meant for the operator and names no secret. */
-  static final class UnlockRefused extends IOException {
-    UnlockRefused(String message) {
-      super(message);
-    }
-  }
-
   /** Decrypts with {@code secret}; returns the PKCS#8 bytes (the caller zeroes them). */
-  byte[] open(byte[] secret, String what) throws UnlockRefused {
+  byte[] open(byte[] secret, String what) throws UnlockRefusedException {
     byte[] derived = derive(secret, salt, memoryKib, iterations, parallelism);
     try {
       byte[] expected = check(derived, memoryKib, iterations, parallelism, salt);
       if (!MessageDigest.isEqual(expected, check)) {
-        throw new UnlockRefused(what + " does not unlock this key (or the file's key-derivation parameters were modified)");
+        throw new UnlockRefusedException(what + " cannot unlock this key (or the file's key-derivation parameters were modified)");
       }
       Cipher c = Cipher.getInstance("AES/GCM/NoPadding");
       c.init(Cipher.DECRYPT_MODE, new SecretKeySpec(derived, 0, 32, "AES"), new GCMParameterSpec(128, nonce));
       c.updateAAD(header());
       return c.doFinal(ciphertext);
     } catch (AEADBadTagException e) {
-      throw new UnlockRefused("the sealed key file was modified: its header or ciphertext fails authentication");
+      throw new UnlockRefusedException("the sealed key file was modified: its header or ciphertext fails authentication");
     } catch (GeneralSecurityException e) {
       throw new IllegalStateException("unsealing failed", e);
     } finally {

@@ -74,6 +74,14 @@ public final class SealedKeyProvider implements KeyProvider {
     return key;
   }
 
+  /** How the key in {@code stateDir} is sealed: 0 for a passphrase, else k of its k-of-n shares. */
+  public static int sharesNeeded(Path stateDir) throws IOException {
+    Path file = stateDir.resolve(FILE);
+    if (Files.size(file) > SealedKeyFile.MAX_FILE) throw new IOException("not a sealed key file (too large)");
+    SealedKeyFile f = SealedKeyFile.decode(Files.readAllBytes(file));
+    return f.secretKind() == SealedKeyFile.KIND_SHARES ? f.threshold() : 0;
+  }
+
   /**
    * Re-seals an unlocked key to k of n fresh shares (replacing the file atomically) and
    * returns them, each once; any auto-unseal copy of the old secret is forgotten.

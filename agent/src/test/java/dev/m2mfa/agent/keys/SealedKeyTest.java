@@ -55,7 +55,7 @@ class SealedKeyTest {
     new SealedKeyProvider().generate(ctx(Map.of()));
     SealedKey k = open();
     assertThatThrownBy(() -> k.unlockWithPassphrase("operator passphrase 2".toCharArray()))
-        .hasMessage("the passphrase does not unlock this key (or the file's key-derivation parameters were modified)");
+        .hasMessage("the passphrase cannot unlock this key (or the file's key-derivation parameters were modified)");
     assertThat(k.locked()).isTrue();
   }
 
@@ -129,7 +129,7 @@ class SealedKeyTest {
     SealedKey k = open();
     assertThat(k.offerShare(shares.get(0)).have()).isEqualTo(1);
     assertThat(k.offerShare(shares.get(1)).have()).isEqualTo(2);
-    assertThatThrownBy(() -> k.offerShare(forged)).hasMessageContaining("these 3 shares does not unlock this key");
+    assertThatThrownBy(() -> k.offerShare(forged)).hasMessageContaining("these 3 shares cannot unlock this key");
     assertThat(k.locked()).isTrue();
     // the pending shares were dropped: the next operator starts from zero
     assertThat(k.offerShare(shares.get(2)).have()).isEqualTo(1);
