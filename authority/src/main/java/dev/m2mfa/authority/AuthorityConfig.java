@@ -35,6 +35,7 @@ public record AuthorityConfig(
     Map<String, String> pluginOptions) {
 
   public static final Duration MAX_TOKEN_LIFETIME = Duration.ofMinutes(5);
+  private static final String PLUGIN_OPTION = "[a-z][a-z0-9-]{0,31}\\.[A-Za-z0-9_.-]{1,200}";
 
   public AuthorityConfig {
     if (trustDomain == null || !trustDomain.matches("[a-z0-9]([a-z0-9.-]{0,250}[a-z0-9])?")) {
@@ -63,7 +64,7 @@ public record AuthorityConfig(
     policyClasses = Map.copyOf(policyClasses);
     pluginOptions = Map.copyOf(new java.util.TreeMap<>(pluginOptions));
     for (String k : pluginOptions.keySet()) {
-      if (!k.matches("[a-z][a-z0-9-]{0,31}\\.[A-Za-z0-9_.-]{1,200}")) throw new IllegalArgumentException("option " + k + " is not <factor>.<option>");
+      if (!k.matches(PLUGIN_OPTION)) throw new IllegalArgumentException("option " + k + " is not <factor>.<option>");
     }
   }
 
@@ -123,7 +124,7 @@ public record AuthorityConfig(
     Map<String, String> plugins = new LinkedHashMap<>();
     for (String k : p.stringPropertyNames()) {
       if (k.startsWith("class.")) classes.put(k.substring(6), splitList(p.getProperty(k)));
-      else if (k.contains(".")) plugins.put(k, p.getProperty(k).strip());
+      else if (k.matches(PLUGIN_OPTION)) plugins.put(k, p.getProperty(k).strip());
     }
     try {
       return new AuthorityConfig(

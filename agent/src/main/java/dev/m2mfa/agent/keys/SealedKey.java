@@ -73,6 +73,20 @@ public final class SealedKey implements MachineSigner {
     unlockWith(secret, "the passphrase", true);
   }
 
+  /** The key generate() has just sealed with {@code secret}: unlocked from the start, as after an operator unlock. */
+  synchronized void startUnlocked(SoftwareKey key, byte[] secret) {
+    if (!java.util.Arrays.equals(key.publicKey().getEncoded(), sealed.publicKey())) throw new IllegalStateException("sealed file and key differ");
+    unlocked = key;
+    unlockedAt = clock.instant();
+    if (autoSource != null) {
+      try {
+        autoSource.remember(stateDir, SecretBytes.copyOf(secret));
+      } catch (java.io.IOException e) {
+        // auto-unseal stays unavailable until the next operator unlock
+      }
+    }
+  }
+
   /** Adds one operator's share; unlocks once k distinct shares of this seal are in. */
   public synchronized Progress offerShare(String share) throws UnlockRefusedException {
     if (sealed.secretKind() != SealedKeyFile.KIND_SHARES) throw new UnlockRefusedException("this key is sealed to a passphrase, not to shares");
@@ -85,6 +99,10 @@ public final class SealedKey implements MachineSigner {
     }
     if (!s.sealId().equals(KeyShares.sealId(sealed.salt()))) {
       throw new UnlockRefusedException("share " + s.index() + " belongs to another seal (id " + s.sealId() + "), not this key's");
+    }
+    if (s.threshold() != sealed.threshold() || s.count() != sealed.shareCount()) {
+      throw new UnlockRefusedException("share " + s.index() + " is from a " + s.threshold() + "-of-" + s.count() + " seal; this key needs "
+          + sealed.threshold() + " of " + sealed.shareCount());
     }
     if (pending.stream().noneMatch(p -> p.index() == s.index())) pending.add(s);
     if (pending.size() < sealed.threshold()) return new Progress(pending.size(), sealed.threshold(), false);

@@ -51,7 +51,7 @@ public final class SealedKeyProvider implements KeyProvider {
           SealedKeyFile.newSalt());
       KeyFiles.writeAtomically(file, f.encode(), "rw-------");
       SealedKey key = handle(context, f);
-      key.unlockWithPassphraseBytes(secret);
+      key.startUnlocked(new SoftwareKey(kp.getPrivate(), kp.getPublic()), secret); // just generated: no second derivation
       return key;
     } finally {
       Arrays.fill(pkcs8, (byte) 0);

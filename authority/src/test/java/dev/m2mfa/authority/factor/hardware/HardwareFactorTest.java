@@ -151,6 +151,18 @@ class HardwareFactorTest {
   }
 
   @Test
+  void trustAndRootsRoundTripThroughAuthorityConf() throws Exception {
+    AuthorityConfig cfg = trusting("hsm").withPluginOptions(Map.of("hardware.trust_pkcs11.hsm", "true", "hardware.attestation_roots", "/etc/roots.pem"));
+    Path file = dir.resolve("authority.conf");
+    cfg.write(file);
+    Files.writeString(file, Files.readString(file) + "Weird.Key=ignored\n");
+    AuthorityConfig loaded = AuthorityConfig.load(file);
+    assertThat(loaded.pluginOptions()).isEqualTo(cfg.pluginOptions());
+    assertThat(KeyResidence.classTrustsPkcs11(loaded, "hsm")).isTrue();
+    assertThat(KeyResidence.classTrustsPkcs11(loaded, "default")).isFalse();
+  }
+
+  @Test
   void malformedClaimsAreRefusedBeforeAnything() {
     assertThatThrownBy(() -> KeyResidence.checkShape(Map.of("provider", "floppy"))).isInstanceOf(KeyResidence.BadClaim.class);
     assertThatThrownBy(() -> KeyResidence.checkShape(Map.of("provider", "pkcs11", "evidence", "x"))).isInstanceOf(KeyResidence.BadClaim.class);
