@@ -144,6 +144,10 @@ final class AgentDaemon implements Callable<Integer> {
           status = 400;
           body.clear();
           body.put("title", "htu must be an absolute URI");
+        } catch (dev.m2mfa.agent.keys.KeyLockedException e) {
+          status = 503;
+          body.clear();
+          body.put("title", "the identity key re-locked: an operator must unlock it (m2mfa agent unlock)");
         }
       } else {
         status = 404;
