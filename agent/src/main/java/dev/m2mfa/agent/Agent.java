@@ -9,16 +9,19 @@ import com.nimbusds.jose.jwk.Curve;
 import com.nimbusds.jose.jwk.ECKey;
 import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.SignedJWT;
+import dev.m2mfa.agent.keys.ClientTls;
 import dev.m2mfa.agent.keys.JwsSigners;
 import dev.m2mfa.agent.otp.OtpChainState;
+import dev.m2mfa.agent.keys.KeyConfig;
+import dev.m2mfa.agent.keys.KeyContext;
+import dev.m2mfa.agent.keys.KeyProvider;
+import dev.m2mfa.agent.keys.KeyProviders;
+import dev.m2mfa.agent.keys.MachineContentSigner;
 import dev.m2mfa.agent.keys.MachineSigner;
-import dev.m2mfa.agent.keys.SoftwareKeyProvider;
 import dev.m2mfa.api.LoginTranscript;
 import dev.m2mfa.api.factor.FactorProver;
 import dev.m2mfa.api.pki.KeyFiles;
 import dev.m2mfa.api.pki.Pem;
-import dev.m2mfa.api.pki.TlsContexts;
-import java.security.PrivateKey;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.URI;
@@ -47,7 +50,9 @@ import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
  * directory, and the enrollment and login protocol with the authority.
  *
  * <p>State directory: {@code agent.conf} (authority address, machine name, optional source
- * address), {@code identity.key} (encrypted PKCS#8), {@code machine.pem} (current certificate
+ * address, {@code key_provider} and its {@code key.*} options), the key provider's files
+ * ({@code identity.key} for software, {@code identity.sealed} for sealed; none for a token
+ * key), {@code machine.pem} (current certificate
  * chain), {@code root.pem} (the authority's trust root, obtained out of band).
  *
  * <p>Login runs on one TLS connection: start (challenge), evidence from each factor's
@@ -113,31 +118,51 @@ public final class Agent {
   }
 
   /**
-   * Generates an identity key in {@code dir}, enrolls with a join token and stores the first
-   * certificate. {@code root} is the authority's trust root, obtained out of band.
+   * Generates a software identity key in {@code dir}, enrolls with a join token and stores the
+   * first certificate. {@code root} is the authority's trust root, obtained out of band.
    */
   public static Agent enroll(Path dir, String host, int port, X509Certificate root, String joinToken, char[] passphrase,
       InetAddress bind) throws IOException {
+    return enroll(dir, host, port, root, joinToken, KeyConfig.software(), KeyContext.Secrets.fixed(passphrase), bind);
+  }
+
+  /**
+   * Generates the identity key with the provider {@code keys} names, enrolls with a join token
+   * and stores the first certificate. The enrollment tells the authority where the key lives
+   * ({@code key_residence}: provider name and its evidence); the authority decides what it
+   * believes. The key configuration goes to agent.conf.
+   */
+  public static Agent enroll(Path dir, String host, int port, X509Certificate root, String joinToken, KeyConfig keys,
+      KeyContext.Secrets secrets, InetAddress bind) throws IOException {
     Files.createDirectories(dir);
-    SoftwareKeyProvider key = SoftwareKeyProvider.generate(dir.resolve("identity.key"), passphrase);
+    KeyProvider provider = KeyProviders.byName(keys.provider());
+    KeyContext context = KeyContext.of(dir, keys.options(), secrets);
+    MachineSigner key = provider.generate(context);
     String csr;
     try {
       var b = new JcaPKCS10CertificationRequestBuilder(new X500Name("CN=m2mfa-agent"), key.publicKey());
-      var cs = new org.bouncycastle.operator.jcajce.JcaContentSignerBuilder("SHA256withECDSA").build(key.privateKeyForTls());
-      csr = Pem.encode(b.build(cs));
-    } catch (org.bouncycastle.operator.OperatorCreationException e) {
+      csr = Pem.encode(b.build(new MachineContentSigner(key)));
+    } catch (RuntimeException e) {
+      provider.discard(context);
       throw new IOException("cannot build the CSR", e);
     }
     Files.writeString(dir.resolve("root.pem"), Pem.encode(root));
     Agent bootstrap = new Agent(dir, host, port, null, bind, key, root, null);
-    OtpChainState otp = OtpChainState.create(dir, passphrase);
-    byte[] body = JSON.writeValueAsBytes(Map.of("join_token", joinToken, "csr", csr, "otp_chain_key", otp.publicKey()));
+    OtpChainState otp = OtpChainState.create(dir);
+    Map<String, Object> residence = new LinkedHashMap<>();
+    residence.put("provider", key.provider());
+    residence.put("evidence", key.enrollmentEvidence());
+    byte[] body = JSON.writeValueAsBytes(Map.of("join_token", joinToken, "csr", csr, "key_residence", residence,
+        "otp_chain_key", otp.publicKey()));
     AuthorityChannel.Response r;
     try (AuthorityChannel ch = bootstrap.channel()) {
       r = ch.postJson("/v1/enroll", body);
+    } catch (IOException e) {
+      provider.discard(context);
+      throw e;
     }
     if (r.status() != 200) {
-      Files.deleteIfExists(dir.resolve("identity.key"));
+      provider.discard(context);
       OtpChainState.delete(dir);
       throw refused(r);
     }
@@ -150,6 +175,7 @@ public final class Agent {
     p.setProperty("authority", host + ":" + port);
     p.setProperty("name", name);
     if (bind != null) p.setProperty("bind", bind.getHostAddress());
+    keys.writeTo(p);
     try (var w = Files.newBufferedWriter(dir.resolve("agent.conf"))) {
       p.store(w, "m2mfa agent");
     }
@@ -160,6 +186,15 @@ public final class Agent {
 
   /** Opens an enrolled agent's state; {@code bindOverride} replaces the stored source address. */
   public static Agent open(Path dir, char[] passphrase, InetAddress bindOverride) throws IOException {
+    return open(dir, KeyContext.Secrets.fixed(passphrase), bindOverride);
+  }
+
+  /**
+   * Opens an enrolled agent with the key provider its agent.conf names; {@code secrets} is
+   * asked only for what that provider needs (a software key's passphrase, a PIN). A sealed
+   * key opens locked.
+   */
+  public static Agent open(Path dir, KeyContext.Secrets secrets, InetAddress bindOverride) throws IOException {
     Properties p = new Properties();
     try (var r = Files.newBufferedReader(dir.resolve("agent.conf"))) {
       p.load(r);
@@ -168,12 +203,13 @@ public final class Agent {
     int colon = authority.lastIndexOf(':');
     InetAddress bind = bindOverride;
     if (bind == null && p.getProperty("bind") != null) bind = InetAddress.ofLiteral(p.getProperty("bind"));
-    SoftwareKeyProvider key = SoftwareKeyProvider.open(dir.resolve("identity.key"), passphrase);
+    KeyConfig keys = KeyConfig.from(p);
+    MachineSigner key = KeyProviders.byName(keys.provider()).open(KeyContext.of(dir, keys.options(), secrets));
     X509Certificate root = Pem.certificate(Files.readString(dir.resolve("root.pem")));
     List<X509Certificate> chain = Pem.certificates(Files.readString(dir.resolve("machine.pem")));
     Agent agent = new Agent(dir, authority.substring(0, colon), Integer.parseInt(authority.substring(colon + 1)), p.getProperty("name"),
         bind, key, root, chain);
-    agent.otp = OtpChainState.open(dir, passphrase);
+    agent.otp = OtpChainState.open(dir);
     return agent;
   }
 
@@ -192,8 +228,10 @@ public final class Agent {
     if (bind == null && p.getProperty("bind") != null) bind = InetAddress.ofLiteral(p.getProperty("bind"));
     X509Certificate root = Pem.certificate(Files.readString(dir.resolve("root.pem")));
     List<X509Certificate> chain = Pem.certificates(Files.readString(dir.resolve("machine.pem")));
-    return new Agent(dir, authority.substring(0, colon), Integer.parseInt(authority.substring(colon + 1)), p.getProperty("name"),
+    Agent agent = new Agent(dir, authority.substring(0, colon), Integer.parseInt(authority.substring(colon + 1)), p.getProperty("name"),
         bind, signer, root, chain);
+    agent.otp = OtpChainState.open(dir);
+    return agent;
   }
 
   public String name() {
@@ -217,10 +255,18 @@ public final class Agent {
     }
   }
 
-  /** A TLS context presenting the machine certificate; relying services may use it for mTLS. */
+  /**
+   * A TLS context presenting the machine certificate when the key's provider offers a TLS key
+   * (software, PKCS#11); relying services may use it for mTLS. Otherwise (sealed, TPM) it
+   * presents no client certificate, and tokens bind to the key through {@code cnf.jkt} only.
+   */
   public SSLContext tlsContext() {
-    PrivateKey key = chain != null && signer instanceof SoftwareKeyProvider sk ? sk.privateKeyForTls() : null;
-    return TlsContexts.create(root, chain, key);
+    return ClientTls.context(root, chain, signer);
+  }
+
+  /** The identity key's handle (signatures only; a sealed key's unlock goes through it). */
+  public MachineSigner key() {
+    return signer;
   }
 
   public AuthorityChannel channel() throws IOException {

@@ -42,6 +42,7 @@ public record AuthorityConfig(
     Optional<Path> policyPath) {
 
   public static final Duration MAX_TOKEN_LIFETIME = Duration.ofMinutes(5);
+  private static final String PLUGIN_OPTION = "[a-z][a-z0-9-]{0,31}\\.[A-Za-z0-9_.-]{1,200}";
 
   public AuthorityConfig {
     if (trustDomain == null || !trustDomain.matches("[a-z0-9]([a-z0-9.-]{0,250}[a-z0-9])?")) {
@@ -82,6 +83,24 @@ public record AuthorityConfig(
   /** A factor's option, if set. */
   public java.util.Optional<String> option(String name) {
     return java.util.Optional.ofNullable(options.get(name));
+  }
+
+  /** A factor's option with a default. */
+  public String pluginOption(String name, String defaultValue) {
+    return options.getOrDefault(name, defaultValue);
+  }
+
+  /** The factors' options (the same as {@link #options()}). */
+  public Map<String, String> pluginOptions() {
+    return options;
+  }
+
+  /** The same configuration with {@code more} factor options added (replacing same-named ones). */
+  public AuthorityConfig withPluginOptions(Map<String, String> more) {
+    Map<String, String> o = new LinkedHashMap<>(options);
+    o.putAll(more);
+    return new AuthorityConfig(trustDomain, listenHost, listenPort, tokenLifetime, certificateLifetime, heartbeatInterval,
+        signingKeyRotation, trustedProxies, policyClasses, o, policyPath);
   }
 
   public AuthorityConfig withOption(String name, String value) {

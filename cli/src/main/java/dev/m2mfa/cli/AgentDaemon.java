@@ -28,7 +28,10 @@ import picocli.CommandLine.Option;
  * jitter so a fleet does not renew in step) and hands it to local workloads through a 0600
  * file and a Unix socket in the agent directory. On the socket, {@code GET /token} answers the
  * token; {@code GET /dpop?htm=GET&htu=https://svc/path} answers a token plus a DPoP proof for
- * that request, so workloads never touch the identity key.
+ * that request, so workloads never touch the identity key. A sealed key starts locked: the
+ * socket comes up first and {@code POST /unlock} ({@link UnlockEndpoint}, sent by
+ * {@code m2mfa agent unlock}) unlocks it in memory; if it re-locks, renewal waits for the next
+ * unlock.
  */
 @Command(name = "run", mixinStandardHelpOptions = true, description = "Keep a fresh token and serve it to local workloads.",
     footer = {"", "Example:", "  m2mfa agent run --dir /var/lib/m2mfa-agent --audience inventory",
@@ -41,13 +44,21 @@ final class AgentDaemon implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    Agent agent = opts.open();
+    Agent agent = once ? opts.open() : opts.openLocked();
     Path tokenFile = opts.dir.resolve("token.json");
-    renew(agent, tokenFile);
-    if (once) return 0;
+    if (once) {
+      renew(agent, tokenFile);
+      return 0;
+    }
+    boolean locked = agent.key() instanceof dev.m2mfa.agent.keys.SealedKey k && k.locked();
+    if (!locked) renew(agent, tokenFile); // the token file exists before the socket does
     Path socket = opts.dir.resolve("agent.sock");
     Files.deleteIfExists(socket);
     Thread.ofVirtual().name("agent-socket").start(() -> serve(agent, socket));
+    if (locked) {
+      SealedKeyWait.untilUnlocked(agent.key()); // operators unlock through the socket (m2mfa agent unlock)
+      renew(agent, tokenFile);
+    }
     while (true) {
       long life = Duration.between(Instant.now(), current.expiresAt()).toMillis();
       long wait = Math.max(1_000, (long) (life * (0.45 + ThreadLocalRandom.current().nextDouble() * 0.1)));
@@ -57,6 +68,8 @@ final class AgentDaemon implements Callable<Integer> {
         try {
           renew(agent, tokenFile);
           break;
+        } catch (dev.m2mfa.agent.keys.KeyLockedException e) {
+          SealedKeyWait.untilUnlocked(agent.key()); // re-locked: an operator must unlock again
         } catch (IOException e) {
           System.err.println("m2mfa agent: renewal failed (" + e.getMessage() + "), retrying in " + backoff + " ms");
           Thread.sleep(backoff);
@@ -104,7 +117,14 @@ final class AgentDaemon implements Callable<Integer> {
       int status = 200;
       Map<String, Object> body = new LinkedHashMap<>();
       Agent.Credential c = current;
-      if (parts.length < 2 || !parts[0].equals("GET")) {
+      if (parts.length >= 2 && parts[0].equals("POST") && parts[1].equals("/unlock")) {
+        UnlockEndpoint.answer(agent.key(), buf.array(), buf.position(), ch);
+        return;
+      }
+      if (c == null && parts.length >= 2 && parts[0].equals("GET")) {
+        status = 503;
+        body.put("title", "no token yet: the identity key is locked (m2mfa agent unlock) or the first login has not finished");
+      } else if (parts.length < 2 || !parts[0].equals("GET")) {
         status = 405;
         body.put("title", "GET only");
       } else if (parts[1].equals("/token")) {
@@ -124,6 +144,10 @@ final class AgentDaemon implements Callable<Integer> {
           status = 400;
           body.clear();
           body.put("title", "htu must be an absolute URI");
+        } catch (dev.m2mfa.agent.keys.KeyLockedException e) {
+          status = 503;
+          body.clear();
+          body.put("title", "the identity key re-locked: an operator must unlock it (m2mfa agent unlock)");
         }
       } else {
         status = 404;

@@ -47,15 +47,20 @@ public final class BenchCommand {
     @Option(names = "--floor-millis", defaultValue = "2000", description = "Measured milliseconds per crypto operation for the floor (default ${DEFAULT-VALUE}).")
     long floorMillis;
     @Option(names = "--json", description = "Print one JSON object on stdout.") boolean json;
+    @Option(names = "--key-provider", defaultValue = "software", description = "Where the machines' keys live: software, sealed, pkcs11 (SoftHSM2) (default ${DEFAULT-VALUE}).")
+    String keyProvider;
 
     @Override
     public Integer call() throws Exception {
+      BenchKeys.check(keyProvider);
+      if (BenchKeys.needsSoftHsmChild(keyProvider)) return BenchKeys.runInSoftHsmChild();
       BenchLogin.Options o = new BenchLogin.Options();
       o.seconds = seconds;
       o.concurrency = concurrency;
       o.warmup = warmup;
       o.tlsResumption = resumption;
       o.floorMillis = floorMillis;
+      o.keyProvider = keyProvider;
       return finish(BenchLogin.run(o, new BenchSupport.Progress()), json, BenchLogin::printHuman);
     }
   }

@@ -35,7 +35,7 @@ import org.bouncycastle.jce.provider.BouncyCastleProvider;
  *     and verify (CertificateVerify, certificate chains), X25519 (one ephemeral key pair and
  *     one agreement per side; the group JSSE negotiates by default), and the P-256 key pair of
  *     the client's second key share.</li>
- * <li>The agent's transcript signature: {@code SoftwareKeyProvider.sign}, BouncyCastle
+ * <li>The agent's transcript signature: {@code SoftwareKey.sign}, BouncyCastle
  *     {@code SHA256withECDSA} over the transcript bytes.</li>
  * <li>The authority's transcript check: {@code KeyFactorVerifier}, BouncyCastle
  *     {@code NONEwithECDSA} over the 32-byte digest, with a JDK-decoded public key.</li>

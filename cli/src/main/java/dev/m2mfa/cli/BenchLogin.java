@@ -35,6 +35,7 @@ final class BenchLogin {
     int warmup = 5;
     boolean tlsResumption;
     long floorMillis = 2000;
+    String keyProvider = "software";
   }
 
   private static final class Worker implements Runnable {
@@ -114,7 +115,7 @@ final class BenchLogin {
       Shared shared = new Shared();
       for (int i = 0; i < o.concurrency; i++) {
         String addr = BenchSupport.loopbackAddress(i);
-        workers.add(new Worker(ta.enroll(String.format("bench-%04d", i), addr), shared));
+        workers.add(new Worker(BenchKeys.enroll(ta, String.format("bench-%04d", i), addr, o.keyProvider), shared));
       }
       List<Thread> threads = new ArrayList<>();
       for (int i = 0; i < workers.size(); i++) threads.add(Thread.ofPlatform().name("bench-login-" + i).start(workers.get(i)));
@@ -159,6 +160,7 @@ final class BenchLogin {
     out.put("logins", sorted.length);
     out.put("warmup_logins", warmupLogins);
     out.put("tls_handshake", o.tlsResumption ? "resumed" : "full");
+    out.put("key_provider", o.keyProvider);
     out.put("cpu_ms_per_login", BenchSupport.round((cpu1 - cpu0) / 1e6 / Math.max(1, sorted.length + errors), 2));
     out.put("cores_used", BenchSupport.round((cpu1 - cpu0) / 1e9 / elapsedS, 2));
     out.put("other_processes_cores", BenchSupport.round(m1.otherCoresSince(m0), 2));
@@ -185,8 +187,8 @@ final class BenchLogin {
   }
 
   static void printHuman(Map<String, Object> r, PrintStream p) {
-    p.printf("m2mfa bench login: %s machines, %s concurrent workers, %s s measured after %s s warm-up, TLS 1.3 %s handshakes%n",
-        r.get("machines"), r.get("concurrency"), r.get("seconds"), r.get("warmup_s"), r.get("tls_handshake"));
+    p.printf("m2mfa bench login: %s machines (%s keys), %s concurrent workers, %s s measured after %s s warm-up, TLS 1.3 %s handshakes%n",
+        r.get("machines"), r.get("key_provider"), r.get("concurrency"), r.get("seconds"), r.get("warmup_s"), r.get("tls_handshake"));
     p.printf("  logins/s            %s  (%s logins, %s errors)%n", BenchSupport.fmt(((Number) r.get("logins_per_s")).doubleValue()),
         r.get("logins"), r.get("errors"));
     p.printf("  latency p50 / p99   %s / %s ms%n", r.get("p50_ms"), r.get("p99_ms"));

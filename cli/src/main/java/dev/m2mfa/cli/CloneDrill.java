@@ -173,7 +173,7 @@ final class CloneDrill {
     String token = authority.enrollment().createJoinToken(name, "default", List.of("127.0.0.0/8"), Duration.ofMinutes(10), "drill").token();
     var csr = new JcaPKCS10CertificationRequestBuilder(new X500Name("CN=drill"), key.getPublic())
         .build(new JcaContentSignerBuilder("SHA256withECDSA").build(key.getPrivate()));
-    var enrolled = authority.enrollment().enroll(token, Pem.encode(csr), Base64.getUrlDecoder().decode(otp.publicKey()), source)
+    var enrolled = authority.enrollment().enroll(token, Pem.encode(csr), null, Base64.getUrlDecoder().decode(otp.publicKey()), source)
         .orElseThrow(() -> new IllegalStateException("drill enrollment refused"));
     otp.accept(name, enrolled.otpFirst().enc(), enrolled.otpFirst().ciphertext());
     return new DrillAgent(name, agentDir, key, otp);

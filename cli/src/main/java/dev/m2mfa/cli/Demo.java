@@ -163,7 +163,10 @@ public final class Demo {
           }
           scene("revoked machine-b tries to log in again", "refused", relogin, reloginRefused);
 
-          // Scene 7
+          DemoSealedScene.Outcome sealed = DemoSealedScene.play(admin, authority, tmp, AUDIENCE);
+          scene("machine-c's key is sealed to 2 of 3 operator shares", sealed.expected(), sealed.observed(), sealed.ok());
+
+          // Scene 8
           JsonNode v = admin.get("/v1/admin/audit/verify");
           scene("audit log", "hash chain intact, every decision recorded",
               v.path("records").asLong() + " records, chain " + (v.path("ok").asBoolean() ? "intact" : "broken at " + v.path("first_broken")),

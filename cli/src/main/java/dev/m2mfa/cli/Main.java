@@ -312,7 +312,8 @@ public final class Main {
   // ---------------------------------------------------------------- agent
 
   @Command(name = "agent", mixinStandardHelpOptions = true, description = "The agent on a machine.",
-      subcommands = {AgentCommand.Enroll.class, AgentCommand.Login.class, AgentCommand.Token.class, AgentDaemon.class, SshdSyncCommand.class})
+      subcommands = {AgentCommand.Enroll.class, AgentCommand.Login.class, AgentCommand.Token.class, AgentDaemon.class, SshdSyncCommand.class,
+          AgentKeyCommands.Unlock.class, AgentKeyCommands.Seal.class})
   static final class AgentCommand {
     @Command(name = "enroll", mixinStandardHelpOptions = true,
         description = "Generate the identity key here and enroll with a join token (read from a file, $M2MFA_JOIN_TOKEN or a prompt).",
@@ -324,14 +325,16 @@ public final class Main {
       @Option(names = "--join-token-file") Path joinTokenFile;
       @Option(names = "--passphrase-file", description = "Passphrase for the identity key file ($M2MFA_AGENT_PASSPHRASE or prompt otherwise).") Path passphraseFile;
       @Option(names = "--bind", description = "Local source address to connect from.") String bind;
+      @Option(names = "--key-provider", defaultValue = "software", description = "Where the key lives: software, sealed, pkcs11 (tpm when installed).") String keyProvider;
+      @Option(names = "--key-option", description = "A provider option, stored in agent.conf as key.NAME (repeatable), e.g. library=/usr/lib/softhsm/libsofthsm2.so, slot=0, pin_file=/etc/m2mfa/pin.") Map<String, String> keyOptions = new java.util.LinkedHashMap<>();
 
       @Override
       public Integer call() throws Exception {
         char[] token = Passphrases.read(joinTokenFile, "M2MFA_JOIN_TOKEN", "join token");
-        char[] pass = Passphrases.read(passphraseFile, "M2MFA_AGENT_PASSPHRASE", "identity key passphrase");
         int colon = authority.lastIndexOf(':');
         Agent a = Agent.enroll(dir, authority.substring(0, colon), Integer.parseInt(authority.substring(colon + 1)),
-            Pem.certificate(Files.readString(ca)), new String(token), pass, bind == null ? null : InetAddress.ofLiteral(bind));
+            Pem.certificate(Files.readString(ca)), new String(token), dev.m2mfa.agent.keys.KeyConfig.of(keyProvider, keyOptions),
+            what -> Passphrases.read(passphraseFile, "M2MFA_AGENT_PASSPHRASE", what), bind == null ? null : InetAddress.ofLiteral(bind));
         System.out.println("enrolled as " + a.name() + " (" + a.certificate().getSubjectX500Principal() + ")");
         return 0;
       }
@@ -342,8 +345,23 @@ public final class Main {
       @Option(names = "--passphrase-file") Path passphraseFile;
       @Option(names = "--audience", required = true, description = "The relying service the token is for.") String audience;
 
+      /** Opens the agent; a passphrase-sealed key is unlocked with the same passphrase sources (a share-sealed one stays locked). */
       Agent open() throws Exception {
-        return Agent.open(dir, Passphrases.read(passphraseFile, "M2MFA_AGENT_PASSPHRASE", "identity key passphrase"), null);
+        Agent a = openLocked();
+        if (a.key() instanceof dev.m2mfa.agent.keys.SealedKey k && k.locked() && k.sharesNeeded() == 0) {
+          char[] pass = Passphrases.read(passphraseFile, "M2MFA_AGENT_PASSPHRASE", "seal passphrase");
+          try {
+            k.unlockWithPassphrase(pass);
+          } finally {
+            java.util.Arrays.fill(pass, '\0');
+          }
+        }
+        return a;
+      }
+
+      /** Opens the agent; a sealed key stays locked until an operator unlocks it. */
+      Agent openLocked() throws Exception {
+        return Agent.open(dir, what -> Passphrases.read(passphraseFile, "M2MFA_AGENT_PASSPHRASE", what), null);
       }
     }
 

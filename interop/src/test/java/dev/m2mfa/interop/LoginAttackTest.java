@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.m2mfa.agent.Agent;
 import dev.m2mfa.agent.AuthorityChannel;
+import dev.m2mfa.agent.keys.SoftwareKey;
 import dev.m2mfa.agent.keys.SoftwareKeyProvider;
 import dev.m2mfa.api.LoginTranscript;
 import java.nio.charset.StandardCharsets;
@@ -30,7 +31,7 @@ class LoginAttackTest {
   @TempDir static Path tmp;
   static TestAuthority authority;
   static Agent agent;
-  static SoftwareKeyProvider key;
+  static SoftwareKey key;
 
   @BeforeAll
   static void start() throws Exception {
@@ -124,7 +125,7 @@ class LoginAttackTest {
   @Test
   void forgedSignatureByAnotherKeyIsRefused() throws Exception {
     Path other = tmp.resolve("other-key");
-    SoftwareKeyProvider forger = SoftwareKeyProvider.generate(other, TestAuthority.PASSPHRASE);
+    SoftwareKey forger = SoftwareKeyProvider.generate(other, TestAuthority.PASSPHRASE);
     try (AuthorityChannel ch = agent.channel()) {
       byte[] challenge = start(ch);
       byte[] evidence = "{}".getBytes(StandardCharsets.UTF_8);

@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.nimbusds.jwt.SignedJWT;
 import dev.m2mfa.agent.Agent;
 import dev.m2mfa.agent.AuthorityChannel;
+import dev.m2mfa.agent.keys.SoftwareKey;
 import dev.m2mfa.agent.keys.SoftwareKeyProvider;
 import dev.m2mfa.api.LoginTranscript;
 import dev.m2mfa.api.pki.Pem;
@@ -30,7 +31,7 @@ class LoginBindingTest {
   static final ObjectMapper JSON = new ObjectMapper();
   @TempDir Path tmp;
 
-  static JsonNode manualLogin(AuthorityChannel ch, String machine, SoftwareKeyProvider key, boolean wantCertificate) throws Exception {
+  static JsonNode manualLogin(AuthorityChannel ch, String machine, SoftwareKey key, boolean wantCertificate) throws Exception {
     AuthorityChannel.Response start = ch.postJson("/v1/login/start", JSON.writeValueAsBytes(Map.of("machine", machine, "audience", "inventory")));
     byte[] challenge = start.body();
     byte[] evidence = "{}".getBytes(StandardCharsets.UTF_8);
@@ -52,7 +53,7 @@ class LoginBindingTest {
   void renewingLoginBindsTheTokenToTheNewCertificate() throws Exception {
     try (TestAuthority a = new TestAuthority(tmp, List.of("key", "network"))) {
       Agent agent = a.enroll(tmp, "bind-a", "127.0.0.20/32", "127.0.0.20");
-      SoftwareKeyProvider key = SoftwareKeyProvider.open(tmp.resolve("bind-a/identity.key"), TestAuthority.PASSPHRASE);
+      SoftwareKey key = SoftwareKeyProvider.open(tmp.resolve("bind-a/identity.key"), TestAuthority.PASSPHRASE);
       try (AuthorityChannel ch = agent.channel()) {
         JsonNode plain = manualLogin(ch, "bind-a", key, false);
         assertThat(cnf(plain).get("x5t#S256")).isEqualTo(CertificateAuthority.thumbprint(agent.certificate()));
@@ -71,7 +72,7 @@ class LoginBindingTest {
     try (TestAuthority a = new TestAuthority(tmp, List.of("key", "network"))) {
       a.enroll(tmp, "bind-b", "127.0.0.21/32", "127.0.0.21");
       Agent other = a.enroll(tmp, "bind-c", "127.0.0.21/32", "127.0.0.21");
-      SoftwareKeyProvider keyB = SoftwareKeyProvider.open(tmp.resolve("bind-b/identity.key"), TestAuthority.PASSPHRASE);
+      SoftwareKey keyB = SoftwareKeyProvider.open(tmp.resolve("bind-b/identity.key"), TestAuthority.PASSPHRASE);
       // machine b's key signs the login, but the TLS connection presents machine c's certificate
       try (AuthorityChannel ch = new AuthorityChannel(other.tlsContext(), "127.0.0.1", a.port(), InetAddress.ofLiteral("127.0.0.21"), 10_000)) {
         JsonNode login = manualLogin(ch, "bind-b", keyB, false);

@@ -18,7 +18,8 @@ import org.bouncycastle.crypto.AsymmetricCipherKeyPair;
 
 /**
  * The agent's half of the otp-chain factor, three files in its state directory:
- * {@code otp-chain.key} (the HPKE chain key, encrypted PKCS#8 under the agent passphrase),
+ * {@code otp-chain.key} (the HPKE chain key, PKCS#8, mode 0600: not encrypted, because it guards
+ * against clones, not copies, and the secret beside it is readable by the same user anyway),
  * {@code otp-chain.pub} (its public point) and {@code otp-chain.secret} (the current one-time
  * secret, 0600).
  *
@@ -41,7 +42,7 @@ public final class OtpChainState {
   }
 
   /** Generates and stores a new chain key; refuses to overwrite one. */
-  public static OtpChainState create(Path dir, char[] passphrase) throws IOException {
+  public static OtpChainState create(Path dir) throws IOException {
     if (Files.exists(dir.resolve(KEY_FILE))) throw new IOException("an otp-chain key already exists in " + dir.getFileName());
     AsymmetricCipherKeyPair kp = OtpEnvelope.newChainKey();
     byte[] pub = OtpEnvelope.publicKey(kp);
@@ -50,7 +51,7 @@ public final class OtpChainState {
       ECPublicKey params = (ECPublicKey) KeyFiles.newP256().getPublic();
       ECPrivateKey jdk = (ECPrivateKey) KeyFactory.getInstance("EC")
           .generatePrivate(new ECPrivateKeySpec(new BigInteger(1, priv), params.getParams()));
-      KeyFiles.writeEncrypted(dir.resolve(KEY_FILE), jdk, passphrase);
+      KeyFiles.writePlain(dir.resolve(KEY_FILE), jdk);
       KeyFiles.writeAtomically(dir.resolve(PUBLIC_FILE), Base64.getUrlEncoder().withoutPadding().encode(pub), "rw-r--r--");
     } catch (java.security.GeneralSecurityException e) {
       throw new IOException("cannot store the otp-chain key", e);
@@ -77,9 +78,9 @@ public final class OtpChainState {
   }
 
   /** Opens the chain state of an enrolled agent, or returns null if it has none (enrolled before otp-chain). */
-  public static OtpChainState open(Path dir, char[] passphrase) throws IOException {
+  public static OtpChainState open(Path dir) throws IOException {
     if (!Files.exists(dir.resolve(KEY_FILE))) return null;
-    ECPrivateKey key = (ECPrivateKey) KeyFiles.readEncrypted(dir.resolve(KEY_FILE), passphrase);
+    ECPrivateKey key = (ECPrivateKey) KeyFiles.readPlain(dir.resolve(KEY_FILE));
     byte[] pub = Base64.getUrlDecoder().decode(Files.readString(dir.resolve(PUBLIC_FILE), StandardCharsets.US_ASCII).strip());
     byte[] priv = scalar(key.getS());
     try {

@@ -8,6 +8,7 @@ import dev.m2mfa.api.Cidr;
 import dev.m2mfa.api.MachineName;
 import dev.m2mfa.authority.AuthorityConfig;
 import dev.m2mfa.authority.audit.AuditLog;
+import dev.m2mfa.authority.factor.hardware.KeyResidence;
 import dev.m2mfa.authority.pki.CertificateAuthority;
 import dev.m2mfa.api.pki.Pem;
 import dev.m2mfa.authority.store.JoinTokenRecord;
@@ -114,18 +115,25 @@ public final class EnrollmentService {
    * malformed CSR. Either way nothing is stored.
    */
   public Optional<Enrolled> enroll(String untrustedToken, String untrustedCsrPem, InetAddress source) {
-    return enroll(untrustedToken, untrustedCsrPem, null, source);
+    return enroll(untrustedToken, untrustedCsrPem, null, null, source);
   }
 
   /**
-   * As above, and with {@code untrustedOtpChainKey} (the agent's HPKE chain key, 65 bytes) the
-   * machine's otp-chain starts in the same transaction; its first secret is returned sealed.
+   * As above, with the agent's claim of where its key lives ({@code {"provider": ..., "evidence":
+   * {...}}}, or null), judged by {@link KeyResidence#assess} and stored for factor
+   * {@code hardware} in the same transaction as the machine (throws {@link KeyResidence.BadClaim}
+   * for a malformed claim), and its otp-chain key ({@code untrustedOtpChainKey}, 65 bytes, or
+   * null): the machine's otp-chain starts in the same transaction and its first secret is
+   * returned sealed.
    */
-  public Optional<Enrolled> enroll(String untrustedToken, String untrustedCsrPem, byte[] untrustedOtpChainKey, InetAddress source) {
+  public Optional<Enrolled> enroll(String untrustedToken, String untrustedCsrPem, Map<String, Object> untrustedKeyResidence,
+      byte[] untrustedOtpChainKey, InetAddress source) {
     PublicKey key = verifiedCsrKey(untrustedCsrPem);
+    KeyResidence.checkShape(untrustedKeyResidence); // before any state changes
     if (untrustedOtpChainKey != null && !dev.m2mfa.api.otp.OtpEnvelope.validPublicKey(untrustedOtpChainKey)) {
       throw new IllegalArgumentException("otp_chain_key must be an uncompressed P-256 point");
     }
+    KeyResidence.Record[] residence = {null};
     dev.m2mfa.api.otp.OtpEnvelope.Sealed[] first = {null};
     dev.m2mfa.authority.store.RevocationRecord[] reinstated = {null};
     Map<String, Object> detail = new LinkedHashMap<>();
@@ -160,6 +168,8 @@ public final class EnrollmentService {
         }
         store.factorStates().deleteAll(jt.machineName());
         store.machines().replaceKey(jt.machineName(), Base64.getEncoder().encodeToString(key.getEncoded()), jkt(key), bound, now);
+        residence[0] = KeyResidence.assess(untrustedKeyResidence, key, jt.policyClass(), config);
+        store.factorStates().put(jt.machineName(), KeyResidence.FACTOR, residence[0].json(), now);
         if (untrustedOtpChainKey != null) first[0] = OtpChainFactor.enroll(store, jt.machineName(), untrustedOtpChainKey, now);
         reinstated[0] = store.revocations().append("reinstate", existing.get().spiffeId(), "re-enrolled with a new key", now);
         return store.machines().find(jt.machineName()).orElseThrow();
@@ -171,6 +181,8 @@ public final class EnrollmentService {
       MachineRecord m = new MachineRecord(jt.machineName(), ca.machineSpiffeId(jt.machineName()), jt.policyClass(),
           Base64.getEncoder().encodeToString(key.getEncoded()), jkt(key), bound, MachineRecord.ACTIVE, now, now);
       store.machines().insert(m);
+      residence[0] = KeyResidence.assess(untrustedKeyResidence, key, jt.policyClass(), config);
+      store.factorStates().put(m.name(), KeyResidence.FACTOR, residence[0].json(), now);
       if (untrustedOtpChainKey != null) first[0] = OtpChainFactor.enroll(store, m.name(), untrustedOtpChainKey, now);
       return m;
     });
@@ -191,6 +203,7 @@ public final class EnrollmentService {
     detail.put("key_thumbprint", rec.keyThumbprint());
     detail.put("certificate_serial", cert.getSerialNumber().toString(16));
     detail.put("otp_chain", first[0] != null);
+    detail.put("key_residence", residence[0].residence() + ", proof " + residence[0].proof() + ": " + residence[0].detail());
     audit.appendAndWait("enroll.allowed", rec.name(), detail);
     return Optional.of(new Enrolled(rec.name(), rec.spiffeId(), Pem.encodeChain(ca.chainFor(cert)), first[0]));
   }

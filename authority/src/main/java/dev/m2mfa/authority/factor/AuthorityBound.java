@@ -15,5 +15,10 @@ public interface AuthorityBound {
   void bind(Services services);
 
   /** What a bound verifier may use. Per-machine state goes through {@link Store#factorStates()}. */
-  record Services(Store store, AuditLog audit, AuthorityConfig config, RevocationService revocations) {}
+  record Services(Store store, AuditLog audit, AuthorityConfig config, RevocationService revocations) {
+    /** Without a revocation service (factors that never lock or revoke). */
+    public Services(Store store, AuditLog audit, AuthorityConfig config) {
+      this(store, audit, config, null);
+    }
+  }
 }

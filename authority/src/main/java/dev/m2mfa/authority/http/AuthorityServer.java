@@ -237,7 +237,9 @@ public final class AuthorityServer implements AutoCloseable {
     }
     EnrollmentService.Enrolled e;
     try {
-      e = authority.enrollment().enroll(token, csr, otpKey, source(request)).orElseThrow(Problem::authenticationFailed);
+      e = authority.enrollment().enroll(token, csr, KeyResidenceClaims.from(body), otpKey, source(request)).orElseThrow(Problem::authenticationFailed);
+    } catch (dev.m2mfa.authority.factor.hardware.KeyResidence.BadClaim bad) {
+      throw Problem.badRequest("key_residence must be {\"provider\": \"software|sealed|pkcs11|tpm\", \"evidence\": {...}}");
     } catch (IllegalArgumentException bad) {
       throw Problem.badRequest("The CSR is not a valid P-256 PKCS#10 request with a valid signature");
     }

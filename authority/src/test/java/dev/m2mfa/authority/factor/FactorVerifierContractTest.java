@@ -11,6 +11,10 @@ import dev.m2mfa.api.factor.FactorStatus;
 import dev.m2mfa.api.factor.FactorVerifier;
 import dev.m2mfa.api.factor.VerificationContext;
 import dev.m2mfa.api.pki.KeyFiles;
+import dev.m2mfa.authority.AuthorityConfig;
+import dev.m2mfa.authority.factor.hardware.KeyResidence;
+import dev.m2mfa.authority.store.JdbcStore;
+import dev.m2mfa.authority.store.Store;
 import java.net.InetAddress;
 import java.security.KeyPair;
 import java.security.Signature;
@@ -47,18 +51,31 @@ class FactorVerifierContractTest {
   static final EnrolledMachine MACHINE =
       new EnrolledMachine("m1", "spiffe://t/machine/m1", "default", KEY.getPublic(), List.of(Cidr.parse("192.0.2.0/24")));
 
-  static Path dir;
+  /** A real store and config for verifiers that are {@link AuthorityBound}, with an honest state for machine m1. */
+  static final AuthorityConfig CONFIG = AuthorityConfig.defaults().withPluginOptions(Map.of("hardware.trust_pkcs11.default", "true"));
   static Store store;
   static final org.bouncycastle.crypto.AsymmetricCipherKeyPair CHAIN_KEY = OtpEnvelope.newChainKey();
 
   /** Verifiers that live in the authority get a real SQLite store, as in production. */
   @BeforeAll
   static void realStore() throws Exception {
-    dir = Files.createTempDirectory("contract");
-    store = JdbcStore.openSqlite(dir.resolve("m2mfa.db"));
+    if (store != null) return;
+    store = JdbcStore.openSqlite(Files.createTempDirectory("contract").resolve("m2mfa.db"));
     long now = System.currentTimeMillis();
     store.machines().insert(new MachineRecord("m1", MACHINE.spiffeId(), "default", java.util.Base64.getEncoder().encodeToString(KEY.getPublic().getEncoded()),
         "jkt", "192.0.2.0/24", MachineRecord.ACTIVE, now, now));
+    // m1 enrolled a PKCS#11 key in a class that trusts PKCS#11 claims
+    store.factorStates().put("m1", KeyResidence.FACTOR, KeyResidence.assess(Map.of("provider", "pkcs11"), KEY.getPublic(), "default", CONFIG).json(), 0);
+    // m2 holds a software key and claims hardware in its login: its enrollment record says software, no proof
+    store.factorStates().put("m2", KeyResidence.FACTOR, KeyResidence.assess(Map.of("provider", "software"), KEY.getPublic(), "default", CONFIG).json(), 0);
+  }
+
+  private static void realStore0() {
+    try {
+      realStore();
+    } catch (Exception e) {
+      throw new IllegalStateException(e);
+    }
   }
 
   @AfterAll
@@ -68,9 +85,9 @@ class FactorVerifierContractTest {
 
   static Stream<FactorVerifier> verifiers() {
     List<FactorVerifier> all = new ArrayList<>();
+    if (store == null) realStore0();
     AuditLog audit = new AuditLog(store);
-    var services = new AuthorityBound.Services(store, audit, AuthorityConfig.defaults(),
-        new RevocationService(store, new RevocationHub(store), audit));
+    var services = new AuthorityBound.Services(store, audit, CONFIG, new RevocationService(store, new RevocationHub(store), audit));
     ServiceLoader.load(FactorVerifier.class).forEach(v -> {
       if (v instanceof AuthorityBound b) b.bind(services);
       all.add(v);
@@ -152,6 +169,9 @@ class FactorVerifierContractTest {
           c.challenge());
       // a copy of the machine presents the secret its original has already moved past
       case "otp-chain" -> c;
+      // a software key claiming hardware: the signature is right, the enrollment record has no proof
+      case "hardware" -> new Ctx(new EnrolledMachine("m2", "spiffe://t/machine/m2", "default", KEY.getPublic(), MACHINE.networks()),
+          c.sourceAddress(), c.transcriptDigest(), c.untrustedTranscriptSignature(), c.challenge());
       default -> throw new AssertionError("add the attack for factor " + v.name() + " to this contract test");
     };
     Map<String, Object> evidence = Map.of();
