@@ -45,13 +45,14 @@ final class TpmEnrollmentRoutes {
           bytes(body, "secret", 64, true), text(body, "csr", 16 * 1024, true), bytes(body, "login_public", 1024, true),
           bytes(body, "certify_attest", 2048, true), bytes(body, "certify_signature", 160, true),
           bytes(body, "quote_attest", 2048, true), bytes(body, "quote_signature", 160, true),
-          bytes(body, "possession_signature", 160, true));
+          bytes(body, "possession_signature", 160, true), bytes(body, "otp_chain_key", 65, false));
       EnrollmentService.Enrolled en = tpm.finish(e, source);
       Map<String, Object> out = new LinkedHashMap<>();
       out.put("machine", en.spiffeId());
       out.put("name", en.name());
       out.put("certificate", en.certificateChainPem());
       out.put("root", Pem.encode(authority.ca().root()));
+      if (en.otpFirst() != null) out.put("otp_first", Map.of("enc", en.otpFirst().enc(), "ciphertext", en.otpFirst().ciphertext()));
       return out;
     } catch (TpmEnrollmentService.Refused r) {
       throw refused();

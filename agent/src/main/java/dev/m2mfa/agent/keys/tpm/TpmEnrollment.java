@@ -81,9 +81,15 @@ public final class TpmEnrollment {
       finish.put("quote_attest", b64(quote.attest()));
       finish.put("quote_signature", b64(quote.signature()));
       finish.put("possession_signature", b64(key.sign(possessionMessage(nonce))));
+      dev.m2mfa.agent.otp.OtpChainState.delete(dir);
+      dev.m2mfa.agent.otp.OtpChainState otp = dev.m2mfa.agent.otp.OtpChainState.create(dir);
+      finish.put("otp_chain_key", otp.publicKey());
       r = ch.postJson(FINISH, JSON.writeValueAsBytes(finish));
       if (r.status() != 200) throw refused(r);
       JsonNode n = JSON.readTree(r.body());
+      if (n.hasNonNull("otp_first")) {
+        otp.accept(n.path("name").asText(), n.path("otp_first").path("enc").asText(), n.path("otp_first").path("ciphertext").asText());
+      }
       List<X509Certificate> chain = Pem.certificates(n.path("certificate").asText());
       Files.writeString(dir.resolve("root.pem"), Pem.encode(root));
       KeyFiles.writeAtomically(dir.resolve("machine.pem"), Pem.encodeChain(chain).getBytes(StandardCharsets.US_ASCII), "rw-------");

@@ -111,7 +111,7 @@ public final class TpmEnrollmentService {
 
   /** The finish round's evidence, all of it untrusted until checked. */
   public record Evidence(String session, byte[] secret, String csrPem, byte[] loginPublic, byte[] certifyAttest,
-      byte[] certifySignature, byte[] quoteAttest, byte[] quoteSignature, byte[] possessionSignature) {
+      byte[] certifySignature, byte[] quoteAttest, byte[] quoteSignature, byte[] possessionSignature, byte[] otpChainKey) {
     @Override
     public String toString() {
       return "Evidence[redacted]";
@@ -217,7 +217,10 @@ public final class TpmEnrollmentService {
       }
       PublicKey csrKey = csrKey(e.csrPem());
       if (!login.sameKeyAs(csrKey)) throw deny("the CSR is not for the TPM login key", source);
-      EnrollmentService.Enrolled enrolled = enrollment.enroll(s.joinToken(), e.csrPem(), source)
+      if (e.otpChainKey() != null && !dev.m2mfa.api.otp.OtpEnvelope.validPublicKey(e.otpChainKey())) {
+        throw deny("the otp_chain_key is not an uncompressed P-256 point", source);
+      }
+      EnrollmentService.Enrolled enrolled = enrollment.enroll(s.joinToken(), e.csrPem(), null, e.otpChainKey(), source)
           .orElseThrow(() -> new Refused("the ordinary enrollment refused the join token (audited there)"));
       Map<String, Object> state = new LinkedHashMap<>();
       state.put("residence", "tpm");
