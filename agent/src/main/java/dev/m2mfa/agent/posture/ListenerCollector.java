@@ -22,7 +22,8 @@ import java.util.function.IntPredicate;
  * {@code udp6} (unconnected, bound), each mapped to the executable of the process that holds
  * it through the socket inodes in {@code /proc/PID/fd} where this user may read them
  * ({@code unknown} otherwise). Key {@code tcp/127.0.0.1:4444} or {@code tcp/[::]:22}; the
- * protocol is {@code tcp} or {@code udp} for both address families. The address fields are
+ * protocol is {@code tcp} or {@code udp} for both address families; an IPv4-mapped address on an
+ * IPv6 socket (the JVM's dual-stack sockets) is shown as the IPv4 address it serves. The address fields are
  * the kernel's hex dump of the address in host byte order, four bytes at a time.
  */
 public final class ListenerCollector {
@@ -90,11 +91,19 @@ public final class ListenerCollector {
       b.order(ByteOrder.nativeOrder()).putInt(word);
     }
     try {
-      if (hex.length() == 8) return InetAddress.getByAddress(b.array()).getHostAddress();
+      byte[] a = b.array();
+      if (hex.length() == 8) return InetAddress.getByAddress(a).getHostAddress();
+      if (isV4Mapped(a)) return InetAddress.getByAddress(java.util.Arrays.copyOfRange(a, 12, 16)).getHostAddress();
       return "[" + compress(java.net.Inet6Address.getByAddress(null, b.array(), (java.net.NetworkInterface) null).getHostAddress()) + "]";
     } catch (UnknownHostException e) {
       throw new IllegalArgumentException("address");
     }
+  }
+
+  /** {@code ::ffff:a.b.c.d}: an IPv4 socket on a dual-stack socket (what the JVM opens); shown as IPv4. */
+  private static boolean isV4Mapped(byte[] a) {
+    for (int i = 0; i < 10; i++) if (a[i] != 0) return false;
+    return a[10] == (byte) 0xff && a[11] == (byte) 0xff;
   }
 
   /** The JDK prints IPv6 uncompressed (0:0:0:0:0:0:0:1); use the familiar short form. */
