@@ -34,9 +34,25 @@ class FactorVerifierContractTest {
   static final EnrolledMachine MACHINE =
       new EnrolledMachine("m1", "spiffe://t/machine/m1", "default", KEY.getPublic(), List.of(Cidr.parse("192.0.2.0/24")));
 
+  /** Verifiers that need the authority's state get a real store, as the authority binds them. */
+  static final dev.m2mfa.authority.store.Store STORE = dev.m2mfa.authority.store.JdbcStore.openSqlite(tempDb());
+
+  static java.nio.file.Path tempDb() {
+    try {
+      java.nio.file.Path d = java.nio.file.Files.createTempDirectory("contract");
+      d.toFile().deleteOnExit();
+      return d.resolve("m2mfa.db");
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
   static Stream<FactorVerifier> verifiers() {
     List<FactorVerifier> all = new ArrayList<>();
     ServiceLoader.load(FactorVerifier.class).forEach(all::add);
+    for (FactorVerifier v : all) {
+      if (v instanceof AuthorityBound b) b.bind(new AuthorityBound.Services(STORE, null, dev.m2mfa.authority.AuthorityConfig.defaults()));
+    }
     assertThat(all).extracting(FactorVerifier::name).contains("key", "network");
     assertThat(new HashSet<>(all.stream().map(FactorVerifier::name).toList())).hasSameSizeAs(all);
     return all.stream();
@@ -64,7 +80,17 @@ class FactorVerifierContractTest {
   @ParameterizedTest
   @MethodSource("verifiers")
   void honestLoginPasses(FactorVerifier v) throws Exception {
-    assertThat(v.verify(honest(v), Map.of()).status()).isEqualTo(FactorStatus.PASS);
+    Ctx c = honest(v);
+    assertThat(v.verify(c, honestEvidence(v, c)).status()).isEqualTo(FactorStatus.PASS);
+  }
+
+  /** What an honest agent sends for factor {@code v} (most factors send nothing: the authority observes). */
+  static Map<String, Object> honestEvidence(FactorVerifier v, Ctx c) {
+    return switch (v.name()) {
+      case "posture" -> dev.m2mfa.api.posture.PostureEvidence.full((String) c.challenge().get("nonce"),
+          dev.m2mfa.api.posture.MeasurementList.of(List.of(dev.m2mfa.api.posture.Measurement.file("/usr/sbin/sshd", "0".repeat(64)))));
+      default -> Map.of();
+    };
   }
 
   @ParameterizedTest
@@ -95,8 +121,11 @@ class FactorVerifierContractTest {
       // the right key used from another network
       case "network" -> new Ctx(MACHINE, InetAddress.ofLiteral("198.51.100.10"), c.transcriptDigest(), c.untrustedTranscriptSignature(),
           c.challenge());
+      // the attack is in the evidence below: a report recorded at an earlier login, replayed (its nonce is not this one's)
+      case "posture" -> c;
       default -> throw new AssertionError("add the attack for factor " + v.name() + " to this contract test");
     };
-    assertThat(v.verify(attack, Map.of()).status()).isEqualTo(FactorStatus.FAIL);
+    Map<String, Object> attackEvidence = v.name().equals("posture") ? honestEvidence(v, honest(v)) : Map.of();
+    assertThat(v.verify(attack, attackEvidence).status()).isEqualTo(FactorStatus.FAIL);
   }
 }
