@@ -58,6 +58,11 @@ public interface ScanProgress {
     }
 
     private void print() {
+      if (totalFiles == 0 && totalBytes == 0) { // total unknown while walking: counts only
+        out.printf(Locale.ROOT, "\r%s %d files %d MB", label, files, bytes >> 20);
+        out.flush();
+        return;
+      }
       double frac = totalBytes > 0 ? Math.min(1.0, (double) bytes / totalBytes) : (totalFiles > 0 ? (double) files / totalFiles : 0);
       int width = 30;
       int filled = (int) Math.round(frac * width);
