@@ -57,6 +57,9 @@ public final class PostureFactorProver implements FactorProver, StateDirectoryAw
   public void attach(Path agentDirectory) {
     this.dir = agentDirectory;
     anchor.ifPresent(a -> a.attach(agentDirectory));
+    // warm the file hash cache in the background, only where files are configured: every agent
+    // loads this prover, and one that never answers a posture challenge must not pay for it
+    if (!configuredRoots(agentDirectory)) return;
     Thread.ofVirtual().name("posture-warmup").start(() -> {
       try {
         collector().collect(false, ScanProgress.NONE);
@@ -64,6 +67,16 @@ public final class PostureFactorProver implements FactorProver, StateDirectoryAw
         // the login will scan itself and report the failure there
       }
     });
+  }
+
+  private static boolean configuredRoots(Path agentDirectory) {
+    Properties p = new Properties();
+    try (Reader r = Files.newBufferedReader(agentDirectory.resolve("agent.conf"))) {
+      p.load(r);
+    } catch (IOException e) {
+      return false;
+    }
+    return !p.getProperty("posture.roots", "").isBlank();
   }
 
   @Override
