@@ -52,4 +52,58 @@ class DemoPostureSceneTest {
       }
     }
   }
+
+  @Test
+  void goldenManifestIsCreatedSignedAndImportedThroughTheCliAndATamperedOneIsRefused() throws Exception {
+    char[] pass = "demo-passphrase-for-tests".toCharArray();
+    Path authDir = tmp.resolve("authority");
+    Authority.init(authDir, AuthorityConfig.defaults(), pass, "ops");
+    try (Authority authority = Authority.open(authDir, pass, c -> c.withListen("127.0.0.1", 0))) {
+      authority.start();
+      Path ref = java.nio.file.Files.createDirectories(tmp.resolve("golden/usr/sbin"));
+      java.nio.file.Files.writeString(ref.resolve("sshd"), "golden sshd");
+      java.security.KeyPair op = java.security.KeyPairGenerator.getInstance("Ed25519").generateKeyPair();
+      Path key = tmp.resolve("operator.pem");
+      dev.m2mfa.api.pki.KeyFiles.writePlain(key, op.getPrivate());
+      Path pub = tmp.resolve("operator.pub.pem");
+      java.nio.file.Files.writeString(pub, dev.m2mfa.api.pki.Pem.encode(op.getPublic()));
+
+      Path manifest = tmp.resolve("manifest.json");
+      assertThat(run(manifest, "posture", "baseline", "create", "--root", ref.toString(), "--forbid-package", "nmap", "--allow-listener", "tcp/22")).isZero();
+      Path signed = tmp.resolve("signed.json");
+      assertThat(run(signed, "posture", "baseline", "sign", "--key", key.toString(), "--in", manifest.toString())).isZero();
+      Path imported = tmp.resolve("imported.json");
+      String target = "127.0.0.1:" + authority.port();
+      assertThat(run(imported, "posture", "baseline", "import", "--dir", authDir.toString(), "--authority", target, "--class", "default",
+          "--operator-key", pub.toString(), "--in", signed.toString())).isZero();
+      JsonNode out = new com.fasterxml.jackson.databind.ObjectMapper().readTree(java.nio.file.Files.readString(imported));
+      assertThat(out.path("source").asText()).isEqualTo("manifest");
+      assertThat(out.path("trust_on_first_use").asBoolean()).isFalse();
+      assertThat(out.path("files").asInt()).isEqualTo(1);
+      assertThat(out.path("signed_by").asText()).isEqualTo(dev.m2mfa.authority.factor.posture.SignedBaseline.fingerprint(op.getPublic()));
+
+      // a manifest edited after signing (nmap no longer forbidden) is refused, and the stored one stays
+      String tampered = java.nio.file.Files.readString(signed);
+      JsonNode env = new com.fasterxml.jackson.databind.ObjectMapper().readTree(tampered);
+      String m = new String(java.util.Base64.getUrlDecoder().decode(env.path("manifest").asText()), java.nio.charset.StandardCharsets.UTF_8)
+          .replace("\"nmap\"", "\"nano\"");
+      Path forged = tmp.resolve("forged.json");
+      java.nio.file.Files.writeString(forged, tampered.replace(env.path("manifest").asText(),
+          java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(m.getBytes(java.nio.charset.StandardCharsets.UTF_8))));
+      assertThat(run(tmp.resolve("forged.out"), "posture", "baseline", "import", "--dir", authDir.toString(), "--authority", target, "--class",
+          "default", "--operator-key", pub.toString(), "--in", forged.toString())).isEqualTo(1);
+      assertThat(dev.m2mfa.authority.factor.posture.PostureFactorVerifier.storedBaseline(authority.store(), "default", true).orElseThrow()
+          .packagesForbidden()).containsKey("nmap");
+    }
+  }
+
+  private static int run(Path stdout, String... args) throws Exception {
+    PrintStream old = System.out;
+    try (PrintStream out = new PrintStream(java.nio.file.Files.newOutputStream(stdout), true)) {
+      System.setOut(out);
+      return Main.execute(args);
+    } finally {
+      System.setOut(old);
+    }
+  }
 }
