@@ -38,7 +38,16 @@ public final class HashCache {
   /** The file identity a cached hash is valid for. */
   record Stat(long dev, long ino, long size, long mtimeNanos, long ctimeNanos) {
     static Stat of(Path p) throws IOException {
-      Map<String, Object> a = Files.readAttributes(p, "unix:dev,ino,size,lastModifiedTime,ctime", LinkOption.NOFOLLOW_LINKS);
+      return of(p, LinkOption.NOFOLLOW_LINKS);
+    }
+
+    /** Follows the link: for {@code /proc/PID/exe}, the running image's own inode. */
+    static Stat ofTarget(Path p) throws IOException {
+      return of(p, new LinkOption[0]);
+    }
+
+    private static Stat of(Path p, LinkOption... options) throws IOException {
+      Map<String, Object> a = Files.readAttributes(p, "unix:dev,ino,size,lastModifiedTime,ctime", options);
       return new Stat((Long) a.get("dev"), (Long) a.get("ino"), (Long) a.get("size"),
           ((FileTime) a.get("lastModifiedTime")).to(TimeUnit.NANOSECONDS), ((FileTime) a.get("ctime")).to(TimeUnit.NANOSECONDS));
     }

@@ -23,6 +23,8 @@ public final class PostureCollector {
   private final Clock clock;
   private final FileCollector files;
   private HashCache cache;
+  /** Hashes of running executables, in memory only (images rarely change under a running process). */
+  private final HashCache processCache = new HashCache();
   private FileCollector.Stats lastFileStats;
 
   /** @param cacheFile where the incremental cache lives, or null for no cache (every scan is full) */
@@ -65,7 +67,7 @@ public final class PostureCollector {
       }
     }
     if (config.packages()) all.addAll(new PackageCollector().collect());
-    if (!config.processPrefixes().isEmpty()) all.addAll(new ProcessCollector().collect(config::processIncluded));
+    if (!config.processPrefixes().isEmpty()) all.addAll(new ProcessCollector().collect(config::processIncluded, processCache));
     if (config.listeners()) all.addAll(new ListenerCollector().collect(config::listenerPortIncluded));
     if (config.os()) all.addAll(new OsCollector().collect());
     return MeasurementList.of(all);

@@ -21,6 +21,14 @@ public final class ProcessCollector {
 
   /** @param include which executables to report (configured path prefixes) */
   public List<Measurement> collect(Predicate<String> include) throws IOException {
+    return collect(include, null);
+  }
+
+  /**
+   * @param cache hashes of images already seen, keyed by path and the image's (dev, inode,
+   *     size, mtime, ctime): a long-running agent then reads an executable once, not per login
+   */
+  public List<Measurement> collect(Predicate<String> include, HashCache cache) throws IOException {
     Map<String, Measurement> byExe = new LinkedHashMap<>();
     FileHasher hasher = new FileHasher();
     for (int pid : ProcFs.pids()) {
@@ -31,7 +39,14 @@ public final class ProcessCollector {
       if (!include.test(path) || byExe.containsKey(path)) continue;
       String value;
       try {
-        value = FileHasher.hex(hasher.hash(exeLink(pid), true));
+        Path link = exeLink(pid);
+        HashCache.Stat stat = cache == null ? null : HashCache.Stat.ofTarget(link);
+        byte[] h = stat == null ? null : cache.lookup(path, stat);
+        if (h == null) {
+          h = hasher.hash(link, true);
+          if (cache != null) cache.store(path, stat, h, System.currentTimeMillis() * 1_000_000L);
+        }
+        value = FileHasher.hex(h);
         if (deleted) value = "deleted:" + value;
       } catch (IOException | SecurityException e) {
         value = deleted ? "deleted" : "unreadable";

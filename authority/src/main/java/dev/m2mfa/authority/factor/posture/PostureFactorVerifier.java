@@ -95,7 +95,12 @@ public final class PostureFactorVerifier implements FactorVerifier, AuthorityBou
     byte[] nonce = new byte[32];
     RANDOM.nextBytes(nonce);
     c.put("nonce", Base64.getUrlEncoder().withoutPadding().encodeToString(nonce));
-    State s = store == null ? null : loadState(machine.name()).orElse(null);
+    State s;
+    try {
+      s = store == null ? null : loadState(machine.name()).orElse(null);
+    } catch (RuntimeException e) {
+      s = null; // unreadable state: no base offered; verify() fails closed on it
+    }
     // a machine without history gets a stable stand-in base, so "base" does not tell who has logged in before
     c.put("base", s != null ? s.lastDigest : HexFormat.of().formatHex(sha256(decoySalt, machine.name().getBytes(StandardCharsets.UTF_8))));
     return c;
