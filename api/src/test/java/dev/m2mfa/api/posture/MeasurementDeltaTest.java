@@ -47,4 +47,15 @@ class MeasurementDeltaTest {
     assertThatThrownBy(() -> new MeasurementDelta(a.digest(), List.of(Measurement.file("/x", H1), Measurement.file("/x", H2)), List.of()))
         .hasMessageContaining("duplicate");
   }
+
+  @Test
+  void anOversizedDeltaIsRefusedBeforeItsEntriesAreRead() throws Exception {
+    java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
+    java.io.DataOutputStream out = new java.io.DataOutputStream(b);
+    out.write("M2PD1".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+    out.write(new byte[32]);
+    out.writeInt(MeasurementDelta.MAX_CHANGES + 1);
+    assertThatThrownBy(() -> MeasurementDelta.decode(b.toByteArray())).isInstanceOf(InvalidReportException.class)
+        .hasMessageContaining("more than " + MeasurementDelta.MAX_CHANGES + " changes");
+  }
 }

@@ -31,8 +31,12 @@ public final class PostureAdmin {
   private PostureAdmin() {}
 
   public static Map<String, Object> handle(Store store, AuditLog audit, String method, String rest, JsonNode body, String admin) {
-    if (rest.equals("baselines") && method.equals("POST")) return importBaseline(store, audit, body, admin);
-    if (rest.startsWith("baselines/") && method.equals("GET")) {
+    if (rest.equals("baselines")) {
+      if (!method.equals("POST")) throw Problem.methodNotAllowed();
+      return importBaseline(store, audit, body, admin);
+    }
+    if (rest.startsWith("baselines/")) {
+      if (!method.equals("GET")) throw Problem.methodNotAllowed();
       String[] parts = rest.substring("baselines/".length()).split("/", -1);
       if (parts.length != 2) throw Problem.notFound();
       boolean forClass = scope(parts[0]);
