@@ -2,10 +2,10 @@ package dev.m2mfa.agent.posture;
 
 import dev.m2mfa.api.posture.Measurement;
 import java.io.IOException;
-import java.nio.file.FileSystems;
 import java.nio.file.DirectoryStream;
-import java.nio.file.LinkOption;
+import java.nio.file.FileSystems;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.PathMatcher;
 import java.nio.file.attribute.BasicFileAttributes;
@@ -28,9 +28,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * one directory, measures its files on the spot and forks its subdirectories, so walking and
  * hashing both run in parallel and idle workers steal directories. Each worker has its own
  * {@link FileHasher} (direct buffer + digest); results go into one concurrent map. No symlink
- * is followed and no file system boundary is skipped. With a {@link HashCache} each worker first stats the file and
- * reuses the cached hash when (dev, inode, size, mtime, ctime) are unchanged; without one
- * (a full rescan, the benchmark's cold run) every file is read.
+ * is followed and no file system boundary is skipped. With a {@link HashCache} each worker
+ * first stats the file and reuses the cached hash when (dev, inode, size, mtime, ctime) are
+ * unchanged; without one (a full rescan, the benchmark's cold run) every file is read.
  *
  * <p>Names: a path with a control character in it is measured under an escaped key
  * ({@code \xHH} per such character, and {@code \\} for a backslash), so it can neither hide
