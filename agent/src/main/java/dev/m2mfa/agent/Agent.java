@@ -89,7 +89,10 @@ public final class Agent {
     this.root = root;
     this.chain = chain;
     Map<String, FactorProver> p = new LinkedHashMap<>();
-    for (FactorProver f : ServiceLoader.load(FactorProver.class)) p.putIfAbsent(f.name(), f);
+    for (FactorProver f : ServiceLoader.load(FactorProver.class)) {
+      if (f instanceof dev.m2mfa.agent.factor.StateDirectoryAware s && name != null) s.attach(dir);
+      p.putIfAbsent(f.name(), f);
+    }
     this.provers = Map.copyOf(p);
     this.publicJwk = new ECKey.Builder(Curve.P_256, (ECPublicKey) signer.publicKey()).build();
     this.tls = tlsContext();

@@ -17,7 +17,7 @@ import picocli.CommandLine.Option;
     footer = {"", "Examples:", "  m2mfa bench login --seconds 30 --concurrency 4 --json", "  m2mfa bench verify --threads 2",
         "  m2mfa bench revocation --verifiers 100 --rounds 20", "  m2mfa bench capacity --machines 100000 --json",
         "", "Take figures on a quiet machine (see `uptime`); docs/PERFORMANCE.md says how they were taken."},
-    subcommands = {BenchCommand.Login.class, BenchCommand.Verify.class, BenchCommand.Revocation.class, BenchCommand.Capacity.class})
+    subcommands = {BenchCommand.Login.class, BenchCommand.Verify.class, BenchCommand.Revocation.class, BenchCommand.Capacity.class, BenchPosture.class})
 public final class BenchCommand {
 
   static int finish(Map<String, Object> result, boolean json, java.util.function.BiConsumer<Map<String, Object>, java.io.PrintStream> human)

@@ -31,7 +31,7 @@ import picocli.CommandLine.Parameters;
     footer = {"", "Examples:", "  m2mfa demo", "  m2mfa authority init --dir /var/lib/m2mfa", "  m2mfa agent login --dir /var/lib/m2mfa-agent --audience inventory",
         "", "Exit codes: 0 ok, 1 refused/failed, 2 usage, 3 environment."},
     subcommands = {Main.DemoCommand.class, Main.AuthorityCommand.class, Main.AdminCommand.class, Main.AgentCommand.class, BenchCommand.class,
-        Main.DrillCommand.class, SshCommand.class, PolicyCommand.class})
+        Main.DrillCommand.class, SshCommand.class, PolicyCommand.class, PostureCommand.class})
 public final class Main {
   static final ObjectMapper JSON = new ObjectMapper();
 

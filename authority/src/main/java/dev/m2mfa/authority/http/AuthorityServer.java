@@ -438,6 +438,10 @@ public final class AuthorityServer implements AutoCloseable {
       writeJson(response, 200, Map.of("kid", kid), callback);
       return;
     }
+    if (rest.startsWith("posture/")) { // posture baselines: dev.m2mfa.authority.factor.posture.PostureAdmin
+      writeJson(response, 200, dev.m2mfa.authority.factor.posture.PostureAdmin.handle(authority.store(), authority.audit(), method, rest.substring(8), method.equals("POST") ? readJson(request, "POST") : null, admin), callback);
+      return;
+    }
     if (rest.startsWith("machines/")) {
       String[] parts = rest.substring("machines/".length()).split("/", -1);
       String name = parts[0];

@@ -119,14 +119,21 @@ class FactorVerifierContractTest {
   @ParameterizedTest
   @MethodSource("verifiers")
   void honestLoginPasses(FactorVerifier v) throws Exception {
-    assertThat(v.verify(honest(v), honestEvidence(v)).status()).isEqualTo(FactorStatus.PASS);
+    Ctx c = honest(v);
+    assertThat(v.verify(c, honestEvidence(v, c)).status()).isEqualTo(FactorStatus.PASS);
   }
 
-  /** What an honest agent sends for this factor. */
-  static Map<String, Object> honestEvidence(FactorVerifier v) {
-    if (!v.name().equals("otp-chain")) return Map.of();
-    store.machines().setStatus("m1", MachineRecord.ACTIVE, System.currentTimeMillis());
-    return Map.of("secret", b64(freshChain()));
+  /** What an honest agent sends for factor {@code v} (most factors send nothing: the authority observes). */
+  static Map<String, Object> honestEvidence(FactorVerifier v, Ctx c) {
+    return switch (v.name()) {
+      case "otp-chain" -> {
+        store.machines().setStatus("m1", MachineRecord.ACTIVE, System.currentTimeMillis());
+        yield Map.of("secret", b64(freshChain()));
+      }
+      case "posture" -> dev.m2mfa.api.posture.PostureEvidence.full((String) c.challenge().get("nonce"),
+          dev.m2mfa.api.posture.MeasurementList.of(List.of(dev.m2mfa.api.posture.Measurement.file("/usr/sbin/sshd", "0".repeat(64)))));
+      default -> Map.of();
+    };
   }
 
   /** Starts m1's chain over; returns its first secret as the agent would open it. */
@@ -172,9 +179,11 @@ class FactorVerifierContractTest {
       // a software key claiming hardware: the signature is right, the enrollment record has no proof
       case "hardware" -> new Ctx(new EnrolledMachine("m2", "spiffe://t/machine/m2", "default", KEY.getPublic(), MACHINE.networks()),
           c.sourceAddress(), c.transcriptDigest(), c.untrustedTranscriptSignature(), c.challenge());
+      // the attack is in the evidence below: a report recorded at an earlier login, replayed (its nonce is not this one's)
+      case "posture" -> c;
       default -> throw new AssertionError("add the attack for factor " + v.name() + " to this contract test");
     };
-    Map<String, Object> evidence = Map.of();
+    Map<String, Object> evidence = v.name().equals("posture") ? honestEvidence(v, honest(v)) : Map.of();
     if (v.name().equals("otp-chain")) {
       store.machines().setStatus("m1", MachineRecord.ACTIVE, System.currentTimeMillis());
       byte[] s0 = freshChain();
