@@ -160,7 +160,7 @@ public record AuthorityConfig(
     Map<String, String> options = new java.util.TreeMap<>();
     for (String k : p.stringPropertyNames()) {
       if (k.startsWith("class.")) classes.put(k.substring(6), splitList(p.getProperty(k)));
-      else if (!CORE_KEYS.contains(k)) options.put(k, p.getProperty(k).strip());
+      else if (!CORE_KEYS.contains(k) && k.matches("[a-z][a-z0-9_-]*\\.[A-Za-z0-9_.-]+")) options.put(k, p.getProperty(k).strip());
     }
     try {
       return new AuthorityConfig(
