@@ -128,10 +128,12 @@ public final class Demo {
               "bearer " + bearer + ", other key " + wrongKey + ", fresh proof " + first + ", replayed proof " + replay,
               bearer == 401 && wrongKey == 401 && first == 200 && replay == 401);
 
-          DemoSshScene.play(authority, admin, a, b, tmp).forEach(s -> scene(s.name(), s.expected(), s.observed(), s.ok()));
 
           // Scene 4
-          cloneScene(admin, authority, tmp, inventory, a, ca, passphrase);
+          Agent renewedA = cloneScene(admin, authority, tmp, inventory, a, ca, passphrase);
+
+          // SSH scenes (machine-a as re-enrolled above)
+          DemoSshScene.play(authority, admin, renewedA, b, tmp).forEach(s -> scene(s.name(), s.expected(), s.observed(), s.ok()));
 
           // Scene 5
           Agent.Credential cb = b.login(AUDIENCE);
@@ -185,7 +187,7 @@ public final class Demo {
    * made obsolete: the identity is locked and revoked, and the service refuses both tokens. An
    * admin then re-enrolls the original under its name with a new key.
    */
-  private void cloneScene(AdminClient admin, Authority authority, Path tmp, URI inventory, Agent a, Agent.Credential aToken,
+  private Agent cloneScene(AdminClient admin, Authority authority, Path tmp, URI inventory, Agent a, Agent.Credential aToken,
       char[] passphrase) throws Exception {
     Path snapshot = tmp.resolve("snapshot-of-machine-a");
     copyTree(a.directory(), snapshot);
@@ -235,6 +237,7 @@ public final class Demo {
             + " original calls (" + renewedCall + "); the copy's old token " + oldCopyToken + ", its login " + (copyRefused ? "refused" : "accepted"),
         copyCall == 200 && caught && "locked".equals(status) && original == 401 && copied == 401 && refusedMs <= 1000 && renewedCall == 200
             && oldCopyToken == 401 && copyRefused);
+    return renewed;
   }
 
   private Agent enroll(AdminClient admin, Authority authority, Path tmp, String name, String address, char[] passphrase) throws IOException {

@@ -113,8 +113,8 @@ class PolicyCommandTest {
     assertThat(r.exit()).isZero();
     assertThat(r.out()).contains("machine web-1: class default, status revoked; class lines of ");
     assertThat(r.out()).contains("status revoked: every login is refused until an admin reinstates it\n");
-    assertThat(r.out()).contains("needs level 2fa (acr m2mfa:2fa)");
-    assertThat(r.out()).contains("factors challenged at login: key, network\n");
+    assertThat(r.out()).contains("needs level 3fa (acr m2mfa:3fa)"); // the default class: key, network, otp-chain
+    assertThat(r.out()).contains("factors challenged at login: key, network, otp-chain\n");
   }
 
   @Test
