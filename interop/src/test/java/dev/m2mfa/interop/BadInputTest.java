@@ -93,8 +93,10 @@ class BadInputTest {
     ENROLL("/v1/enroll", "POST", false),
     LOGIN_START("/v1/login/start", "POST", false),
     LOGIN_FINISH("/v1/login/finish", "POST", false),
+    LOGIN_ACK("/v1/login/ack", "POST", false),
     JOIN_TOKENS("/v1/admin/join-tokens", "POST", true),
     REVOKE("/v1/admin/machines/" + VICTIM + "/revoke", "POST", true),
+    UNLOCK("/v1/admin/machines/" + VICTIM + "/unlock", "POST", true),
     MACHINES("/v1/admin/machines", "GET", true),
     REVOCATIONS("/v1/revocations", "GET", false),
     JWKS("/.well-known/jwks.json", "GET", false),
@@ -170,7 +172,11 @@ class BadInputTest {
           m.put("cidrs", List.of("127.0.0.0/30"));
           m.put("ttl_seconds", 600);
         }
-        case REVOKE -> m.put("reason", "bad input test");
+        case LOGIN_ACK -> {
+          m.put("machine", VICTIM);
+          m.put("secret", "A".repeat(43));
+        }
+        case REVOKE, UNLOCK -> m.put("reason", "bad input test");
         default -> m.put("probe", "x");
       }
       return m;
@@ -300,7 +306,13 @@ class BadInputTest {
         m.put("ttl_seconds array", set("ttl_seconds", List.of(600)));
         m.put("ttl_seconds object", set("ttl_seconds", Map.of("s", 600)));
       }
-      case REVOKE -> {
+      case LOGIN_ACK -> {
+        m.put("machine number", set("machine", 42));
+        m.put("secret array", set("secret", List.of("A".repeat(43))));
+        m.put("secret object", set("secret", Map.of("s", "x")));
+        m.put("secret missing", b -> without(b, "secret"));
+      }
+      case REVOKE, UNLOCK -> {
         m.put("reason number", set("reason", 5));
         m.put("reason array", set("reason", List.of("x")));
         m.put("reason object", set("reason", Map.of("why", "x")));
@@ -528,6 +540,8 @@ class BadInputTest {
       switch (ep) {
         case JOIN_TOKENS -> assertThat(r.status()).as(ep + " " + r.body()).isEqualTo(201);
         case LOGIN_FINISH -> assertProblem(r, 401, "authentication-failed"); // well-formed, unknown session
+        case LOGIN_ACK -> assertProblem(r, 401, "authentication-failed"); // well-formed, a secret no chain issued
+        case UNLOCK -> assertProblem(r, 409, "conflict"); // well-formed, but the machine is not locked
         case UNKNOWN -> assertProblem(r, 404, "not-found");
         default -> assertThat(r.status()).as(ep + " " + r.body()).isEqualTo(200);
       }
