@@ -71,6 +71,7 @@ public final class Authority implements AutoCloseable {
     this.enrollment = new EnrollmentService(store, config, ca, audit, revocations, policies);
     this.otpChain = verifiers.get(dev.m2mfa.authority.factor.otpchain.OtpChainFactor.NAME) instanceof dev.m2mfa.authority.factor.otpchain.OtpChainFactor f ? f : null;
     this.login = new LoginService(store, config, verifiers, new TokenIssuer(keyring, config.issuer()), ca, audit, policies);
+    login.revocationSeq(revocationHub::latestSeq);
     this.housekeeping = Executors.newSingleThreadScheduledExecutor(Thread.ofPlatform().daemon().name("housekeeping").factory());
     housekeeping.scheduleAtFixedRate(keyring::reload, 1, 1, TimeUnit.MINUTES);
     long rotate = config.signingKeyRotation().toMinutes();

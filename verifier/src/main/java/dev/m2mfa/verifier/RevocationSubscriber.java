@@ -52,7 +52,7 @@ final class RevocationSubscriber implements AutoCloseable {
     private final CopyOnWriteArrayList<Consumer<String>> listeners = new CopyOnWriteArrayList<>();
 
     private volatile Set<String> revoked = ConcurrentHashMap.newKeySet();
-    private final Map<String, Long> reinstatedAt = new ConcurrentHashMap<>();
+    private final Map<String, Reinstated> reinstatedAt = new ConcurrentHashMap<>();
     private volatile long lastSeq;
     private volatile boolean synced;
     private volatile long lastLineNanos = System.nanoTime();
@@ -99,20 +99,29 @@ final class RevocationSubscriber implements AutoCloseable {
      * Revoked now, or reinstated after {@code issuedAt}: revocation is final for the tokens
      * issued before it, so a re-enrolled machine's old tokens (bound to its old key) stay dead.
      */
-    boolean isRevoked(String subject, long issuedAtMillis) {
+    boolean isRevoked(String subject, long issuedAtMillis, Long revocationSeqAtIssue) {
         if (revoked.contains(subject)) {
             return true;
         }
-        Long since = reinstatedAt.get(subject);
-        return since != null && issuedAtMillis / 1000 < since / 1000; // iat has whole seconds
+        Reinstated since = reinstatedAt.get(subject);
+        if (since == null) {
+            return false;
+        }
+        if (revocationSeqAtIssue != null) {
+            return revocationSeqAtIssue < since.seq(); // issued before the reinstate event existed
+        }
+        return issuedAtMillis / 1000 < since.at() / 1000; // no rsq claim: whole seconds of iat
     }
 
-    private void reinstated(String subject, long at) {
+    /** When a subject was last reinstated: the event's sequence number and time. */
+    private record Reinstated(long seq, long at) {}
+
+    private void reinstated(String subject, long seq, long at) {
         if (reinstatedAt.size() >= 100_000) {
             long horizon = System.currentTimeMillis() - 15 * 60_000L;
-            reinstatedAt.values().removeIf(t -> t < horizon);
+            reinstatedAt.values().removeIf(r -> r.at() < horizon);
         }
-        reinstatedAt.merge(subject, at, Math::max);
+        reinstatedAt.merge(subject, new Reinstated(seq, at), (a, b) -> a.seq() >= b.seq() ? a : b);
     }
 
     /** Runs {@code action} whenever the authority announces new signing keys. */
@@ -241,7 +250,7 @@ final class RevocationSubscriber implements AutoCloseable {
                 Map<String, Object>[] back = JSONObjectUtils.getJSONObjectArray(o, "reinstated");
                 if (back != null) {
                     for (Map<String, Object> e : back) {
-                        reinstated(requiredSubject(e), JSONObjectUtils.getLong(e, "at"));
+                        reinstated(requiredSubject(e), JSONObjectUtils.getLong(e, "seq"), JSONObjectUtils.getLong(e, "at"));
                     }
                 }
                 Set<String> before = new HashSet<>(revoked);
@@ -269,7 +278,7 @@ final class RevocationSubscriber implements AutoCloseable {
                 String sub = requiredSubject(o);
                 if (seq > lastSeq) {
                     revoked.remove(sub);
-                    reinstated(sub, JSONObjectUtils.getLong(o, "at"));
+                    reinstated(sub, seq, JSONObjectUtils.getLong(o, "at"));
                     lastSeq = seq;
                 }
             }

@@ -394,7 +394,13 @@ public final class TokenVerifier implements AutoCloseable {
         if (!revocations.fresh()) {
             throw TokenRejectedException.of(Reason.REVOCATION_STALE);
         }
-        if (revocations.isRevoked(subject, iat.getTime())) {
+        Long rsq;
+        try {
+            rsq = claims.getLongClaim("rsq");
+        } catch (ParseException e) {
+            throw TokenRejectedException.of(Reason.MALFORMED);
+        }
+        if (revocations.isRevoked(subject, iat.getTime(), rsq)) {
             throw TokenRejectedException.of(Reason.REVOKED);
         }
 

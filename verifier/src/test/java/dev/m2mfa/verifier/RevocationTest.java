@@ -122,12 +122,24 @@ class RevocationTest {
         assertThat(verifier.metrics().rejectedCount(Reason.REVOKED)).isGreaterThanOrEqualTo(1);
 
         String issuedBeforeReinstate = mint.token(c -> c.subject(subject).issueTime(new java.util.Date(System.currentTimeMillis() - 2_000)));
-        authority.reinstate(subject);
+        long reinstateSeq = authority.reinstate(subject);
         await(Duration.ofSeconds(15), () -> outcomeIssuedNow(subject) == null);
         // revocation is final for tokens issued before it: a re-enrolled machine's old tokens stay refused
         TokenRequest old = TokenRequest.builder().authorization("DPoP " + issuedBeforeReinstate)
                 .dpop(mint.proof("GET", URL, issuedBeforeReinstate)).method("GET").uri(URL).build();
         assertThat(catchThrowableOfType(TokenRejectedException.class, () -> verifier.verify(old)).reason()).isEqualTo(Reason.REVOKED);
+        // with the authority's rsq claim the rule does not depend on clocks: issued at an earlier
+        // revocation sequence number than the reinstate is refused, at or after it is accepted
+        assertThat(outcomeWithRsq(subject, reinstateSeq - 1)).isEqualTo(Reason.REVOKED);
+        assertThat(outcomeWithRsq(subject, reinstateSeq)).isNull();
+    }
+
+    Reason outcomeWithRsq(String subject, long rsq) {
+        String token = mint.token(c -> c.subject(subject).claim("rsq", rsq));
+        TokenRequest r = TokenRequest.builder().authorization("DPoP " + token).dpop(mint.proof("GET", URL, token))
+                .method("GET").uri(URL).build();
+        TokenRejectedException e = catchThrowableOfType(TokenRejectedException.class, () -> verifier.verify(r));
+        return e == null ? null : e.reason();
     }
 
     @Test

@@ -70,6 +70,7 @@ public final class LoginService {
   private final CertificateAuthority ca;
   private final AuditLog audit;
   private final PolicySource policies;
+  private volatile java.util.function.LongSupplier revocationSeq = () -> -1;
   private final ConcurrentHashMap<String, Session> sessions = new ConcurrentHashMap<>();
   private final AtomicInteger sinceSweep = new AtomicInteger();
 
@@ -86,6 +87,11 @@ public final class LoginService {
     this.ca = ca;
     this.audit = audit;
     this.policies = policies;
+  }
+
+  /** Where tokens get their {@code rsq} claim: the latest revocation sequence number. */
+  public void revocationSeq(java.util.function.LongSupplier latest) {
+    this.revocationSeq = latest;
   }
 
   /** The start response body (exact bytes; they are part of the transcript). */
@@ -264,7 +270,7 @@ public final class LoginService {
       detail.put("certificate_serial", cert.getSerialNumber().toString(16));
     }
     TokenIssuer.IssuedToken token = tokens.issue(fresh.spiffeId(), fresh.name(), s.audience, amr, acr, fresh.keyThumbprint(), x5t,
-        decision.tokenLifetime());
+        decision.tokenLifetime(), revocationSeq.getAsLong());
     detail.put("decision", "allow");
     detail.put("amr", amr);
     detail.put("acr", acr);

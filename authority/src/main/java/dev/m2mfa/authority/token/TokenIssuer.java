@@ -40,6 +40,17 @@ public final class TokenIssuer {
 
   public IssuedToken issue(String subject, String clientId, String audience, List<String> amr, String acr, String jkt,
       String x5tS256, Duration lifetime) {
+    return issue(subject, clientId, audience, amr, acr, jkt, x5tS256, lifetime, -1);
+  }
+
+  /**
+   * @param revocationSeq the latest revocation sequence number when the token is issued, as
+   *     claim {@code rsq} (omitted when negative): a verifier refuses the token if its subject was
+   *     reinstated at a later sequence number, so a revocation stays final for every token issued
+   *     before it, whatever the clocks' granularity
+   */
+  public IssuedToken issue(String subject, String clientId, String audience, List<String> amr, String acr, String jkt,
+      String x5tS256, Duration lifetime, long revocationSeq) {
     Instant now = Instant.now();
     Instant exp = now.plus(lifetime);
     byte[] id = new byte[16];
@@ -51,7 +62,7 @@ public final class TokenIssuer {
     JWTClaimsSet claims = new JWTClaimsSet.Builder()
         .issuer(issuer).subject(subject).audience(audience).claim("client_id", clientId)
         .issueTime(Date.from(now)).notBeforeTime(Date.from(now)).expirationTime(Date.from(exp)).jwtID(jti)
-        .claim("amr", amr).claim("acr", acr).claim("cnf", cnf).build();
+        .claim("amr", amr).claim("acr", acr).claim("cnf", cnf).claim("rsq", revocationSeq >= 0 ? revocationSeq : null).build();
     SigningKeyring.Primary p = keys.primary();
     SignedJWT jwt = new SignedJWT(new JWSHeader.Builder(JWSAlgorithm.ES256).type(new JOSEObjectType("at+jwt")).keyID(p.kid()).build(), claims);
     try {
