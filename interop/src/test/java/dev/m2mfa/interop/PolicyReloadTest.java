@@ -47,6 +47,10 @@ class PolicyReloadTest {
       assertThat(status.healthy()).isFalse();
       assertThat(status.firstError().orElseThrow()).contains("policy.yaml:6:").contains("no-such-factor");
       assertThat(agent.login("svc").amr()).containsExactly("key", "network", "otp-chain"); // the old policy is still in force
+      try (var c = AdminClient.client(AdminClient.trusting(authority.authority.ca().root()))) {
+        var health = AdminClient.get(c, authority.port(), "/v1/health");
+        assertThat(health.body()).contains("\"healthy\":false").doesNotContain("policy.yaml").doesNotContain(tmp.toString());
+      }
       String[] audited = {""};
       authority.authority.store().audit().scan(1, r -> {
         if (r.event().equals("policy.reload_failed")) audited[0] = r.detail();

@@ -190,7 +190,10 @@ public final class AuthorityServer implements AutoCloseable {
       }
       case "/v1/health" -> {
         requireMethod(method, "GET");
-        writeJson(response, 200, Map.of("status", "ok"), callback);
+        // unauthenticated: the policy's health, generation and digest only (no file paths, no errors)
+        var policy = authority.policies().status();
+        writeJson(response, 200, Map.of("status", "ok", "policy",
+            Map.of("healthy", policy.healthy(), "generation", policy.generation(), "digest", policy.digest())), callback);
       }
       case "/v1/ca" -> {
         requireMethod(method, "GET");
