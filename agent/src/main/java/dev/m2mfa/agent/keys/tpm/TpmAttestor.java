@@ -102,6 +102,41 @@ public final class TpmAttestor implements AutoCloseable {
     });
   }
 
+  /** The file in the agent directory that keeps the AK's saved context after enrollment. */
+  public static final String SAVED_AK = "tpm-ak.ctx";
+
+  /**
+   * Keeps this AK for later quotes (posture anchoring): copies its saved context into
+   * {@code agentDirectory} as {@link #SAVED_AK} (owner-only). The context is a TPM-encrypted,
+   * integrity-protected blob that loads only into this TPM; the AK is not stClear, so it
+   * survives a restart (not a TPM clear or a change of the endorsement hierarchy's seed).
+   */
+  public void keepAk(Path agentDirectory) throws IOException {
+    Path target = agentDirectory.resolve(SAVED_AK);
+    Path tmp = agentDirectory.resolve(SAVED_AK + ".tmp");
+    Files.deleteIfExists(tmp);
+    Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+    Files.write(tmp, Files.readAllBytes(akContext));
+    Files.move(tmp, target, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+  }
+
+  /**
+   * {@code TPM2_Quote} over the single SHA-256 PCR {@code pcr} with {@code qualifyingData}, by
+   * the AK whose saved context is {@code savedAk} (see {@link #keepAk}).
+   */
+  public static Attestation quotePcr(TpmTools tpm, Path savedAk, int pcr, byte[] qualifyingData) throws IOException {
+    if (pcr < 0 || pcr > 23) throw new IllegalArgumentException("PCR index must be 0-23");
+    if (qualifyingData.length < 1 || qualifyingData.length > 64) throw new IllegalArgumentException("qualifying data must be 1-64 bytes");
+    if (!Files.isRegularFile(savedAk)) throw new TpmException("no attestation key kept in " + savedAk.getFileName() + " (enroll with the TPM first)");
+    return tpm.exclusive(work -> {
+      Path msg = work.resolve("quote.msg");
+      Path sig = work.resolve("quote.sig");
+      tpm.runOk("TPM quote of PCR " + pcr, "tpm2_quote", "-c", savedAk.toString(), "-l", "sha256:" + pcr, "-q", TpmTools.hex(qualifyingData),
+          "-m", msg.toString(), "-s", sig.toString(), "-g", "sha256", "-f", "plain");
+      return new Attestation(Files.readAllBytes(msg), Files.readAllBytes(sig));
+    });
+  }
+
   @Override
   public void close() {
     TpmTools.deleteTree(dir);

@@ -103,6 +103,7 @@ public final class TpmEnrollment {
       try (var w = Files.newBufferedWriter(dir.resolve("agent.conf"))) {
         p.store(w, "m2mfa agent");
       }
+      attestor.keepAk(dir); // for quotes after enrollment (posture anchoring)
       done = true;
       return Agent.openWithSigner(dir, key, bind);
     } finally {

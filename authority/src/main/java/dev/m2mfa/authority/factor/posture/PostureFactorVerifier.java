@@ -82,6 +82,7 @@ public final class PostureFactorVerifier implements FactorVerifier, AuthorityBou
   public void bind(Services services) {
     this.store = services.store();
     this.audit = services.audit();
+    if (quotes instanceof AuthorityBound bound) bound.bind(services); // the TPM quote verifier reads the recorded AK
   }
 
   @Override
