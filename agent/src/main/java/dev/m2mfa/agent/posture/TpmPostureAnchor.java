@@ -98,6 +98,10 @@ public final class TpmPostureAnchor implements PostureAnchor {
   }
 
   private Map<String, Object> anchorLocked(Path postureDir, byte[] reportDigest, byte[] nonce) throws IOException {
+    Path savedAk = dir.resolve(TpmAttestor.SAVED_AK);
+    if (!Files.isRegularFile(savedAk)) {
+      throw new IOException("posture.anchor=tpm, but no attestation key kept in " + TpmAttestor.SAVED_AK + " (enroll with the TPM first)");
+    }
     Path logFile = postureDir.resolve(LOG_FILE);
     List<byte[]> log = readLog(logFile);
     byte[] current = tpm.pcrRead(pcr);
@@ -120,7 +124,7 @@ public final class TpmPostureAnchor implements PostureAnchor {
       writeLog(logFile, log); // write-ahead, see the class comment
       tpm.pcrExtend(pcr, reportDigest);
     }
-    TpmAttestor.Attestation q = TpmAttestor.quotePcr(tpm, dir.resolve(TpmAttestor.SAVED_AK), pcr, AnchorEvidence.qualifyingData(nonce));
+    TpmAttestor.Attestation q = TpmAttestor.quotePcr(tpm, savedAk, pcr, AnchorEvidence.qualifyingData(nonce));
     TpmAttest attest;
     try {
       attest = TpmAttest.parse(q.attest());
