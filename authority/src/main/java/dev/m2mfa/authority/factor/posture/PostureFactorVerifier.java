@@ -36,8 +36,10 @@ import java.util.ServiceLoader;
  *   <li>the list: bounded inflate, strict canonical decode ({@link MeasurementList#decode}); a
  *       delta must be against the last accepted report and apply cleanly;
  *   <li>the digest the agent claims (and signed in the transcript) equals the list's;
- *   <li>the anchor, when present or once seen: the {@link QuoteVerifier} vouches for a PCR
- *       value, the report chain replays to it and extends the chain accepted last;
+ *   <li>the anchor, when present or once seen: the {@link QuoteVerifier} ({@link TpmQuoteVerifier})
+ *       vouches for a PCR value, the report chain replays to it, extends the chain accepted last,
+ *       and holds no report between the two that this authority was not shown (a report judged
+ *       with findings is remembered for the boot; one extended and withheld is not);
  *   <li>the baseline: machine's own, else its class's, else learned now (TOFU: PASS, stored
  *       and audited as trust on first use); the findings against it are the verdict.
  * </ol>
@@ -45,8 +47,9 @@ import java.util.ServiceLoader;
  * findings is FAIL with the readable findings as the reason; {@link #assess} exposes the
  * findings (kind + text) for the policy engine to map to deny, step-down or alert.
  *
- * <p>What this does not give: a subverted agent can report whatever it likes unless reports
- * are anchored in a TPM quote (the {@link QuoteVerifier} seam); see docs/factors/posture.md.
+ * <p>What this does not give: a subverted agent can report whatever it likes; anchoring in a
+ * TPM quote only stops it from taking back a report it has extended (and only with a PCR that
+ * a reboot alone resets); see docs/factors/posture.md.
  */
 public final class PostureFactorVerifier implements FactorVerifier, AuthorityBound {
   public static final String NAME = "posture";

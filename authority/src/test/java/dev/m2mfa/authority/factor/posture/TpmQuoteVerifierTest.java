@@ -266,6 +266,22 @@ class TpmQuoteVerifierTest {
         .hasMessageContaining("no TPM attestation key on record");
   }
 
+  @Test
+  void thePcrComesFromAuthorityConfAndAnInvalidOneStopsTheAuthority() throws Exception {
+    TpmQuoteVerifier configured = new TpmQuoteVerifier();
+    configured.bind(new AuthorityBound.Services(store, audit,
+        AuthorityConfig.defaults().withPluginOptions(Map.of(TpmQuoteVerifier.PCR_OPTION, "13"))));
+    assertThat(configured.pcr()).isEqualTo(13);
+    Map<String, Object> over16 = honestAnchor(List.of(sha256("report 1")), nonce("n"));
+    assertThatThrownBy(() -> configured.verify(MACHINE, over16, nonce("n"))).isInstanceOf(QuoteVerifier.AnchorException.class)
+        .hasMessageContaining("another PCR than the configured PCR 13");
+    for (String bad : List.of("24", "-1", "sixteen")) {
+      assertThatThrownBy(() -> new TpmQuoteVerifier().bind(new AuthorityBound.Services(store, audit,
+          AuthorityConfig.defaults().withPluginOptions(Map.of(TpmQuoteVerifier.PCR_OPTION, bad)))))
+          .isInstanceOf(IllegalArgumentException.class).hasMessage("posture.anchor_pcr must be a PCR index from 0 to 23");
+    }
+  }
+
   record Ctx(EnrolledMachine machine, InetAddress sourceAddress, byte[] transcriptDigest, byte[] untrustedTranscriptSignature,
       Map<String, Object> challenge) implements VerificationContext {}
 
