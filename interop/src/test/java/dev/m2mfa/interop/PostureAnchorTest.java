@@ -116,7 +116,7 @@ class PostureAnchorTest {
       // enrollment recorded the AK for the machine, and the agent kept it
       JsonNode ak = JSON.readTree(authority.store().factorStates().get(m.name(), TpmEnrollmentService.AK_STATE).orElseThrow());
       assertThat(ak.path("ak_public").asText()).isNotEmpty();
-      assertThat(m.dir().resolve(TpmAttestor.SAVED_AK)).isRegularFile();
+      assertThat(Files.readString(m.dir().resolve("agent.conf"))).containsPattern("tpm_ak_handle=0x810180[0-9a-f]{2}");
 
       Agent.Credential first = m.agent().login("inventory");
       assertThat(first.amr()).contains("key", "network", "posture");
@@ -177,15 +177,41 @@ class PostureAnchorTest {
   void aQuoteByAnAttestationKeyOtherThanTheEnrolledOneIsRefused() throws Exception {
     Machine m = enroll("other-ak");
     try {
-      // the agent's kept AK is replaced by another AK of the same TPM: genuine quotes, wrong key
+      // the agent's AK is replaced by another AK of the same TPM: genuine quotes, wrong key
+      int otherAk;
       try (TpmAttestor other = TpmAttestor.begin(TpmTools.of(m.tpm().tcti()))) {
-        other.keepAk(m.dir());
+        otherAk = other.persistAk();
       }
-      assertThatThrownBy(() -> m.agent().login("inventory")).isInstanceOf(Agent.RefusedException.class);
+      String conf = Files.readString(m.dir().resolve("agent.conf"));
+      Files.writeString(m.dir().resolve("agent.conf"), conf.replaceAll("tpm_ak_handle=\\S+", "tpm_ak_handle=" + String.format("0x%08x", otherAk)));
+      Agent subverted = TpmEnrollment.open(m.dir(), null);
+      assertThatThrownBy(() -> subverted.login("inventory")).isInstanceOf(Agent.RefusedException.class);
       assertThat(lastPostureDenial()).contains("TPM quote does not hold: quote is not signed by this machine's attestation key");
       assertThat(authority.store().factorStates().get(m.name(), PostureFactorVerifier.STATE)).isEmpty();
     } finally {
       m.tpm().close();
+    }
+  }
+
+  @Test
+  void afterARebootAnchoredLoginsGoOnWithANewChain() throws Exception {
+    Machine m = enroll("rebooted");
+    Swtpm restarted = null;
+    try {
+      assertThat(m.agent().login("inventory").amr()).contains("posture");
+      long resetBefore = postureState(m.name()).path("reset_count").asLong();
+      restarted = m.tpm().restart();
+      // the machine comes back with the same TPM (the swtpm port changes; a real TPM's device does not)
+      String conf = Files.readString(m.dir().resolve("agent.conf"));
+      Files.writeString(m.dir().resolve("agent.conf"), conf.replaceAll("tpm_tcti=\\S+",
+          "tpm_tcti=" + restarted.tcti().replace(":", "\\\\:").replace("=", "\\\\=")));
+      Agent rebooted = TpmEnrollment.open(m.dir(), null);
+      assertThat(rebooted.login("inventory").amr()).contains("key", "posture");
+      JsonNode state = postureState(m.name());
+      assertThat(state.path("reset_count").asLong()).isGreaterThan(resetBefore);
+      assertThat(state.path("anchor_log")).hasSize(1);
+    } finally {
+      (restarted != null ? restarted : m.tpm()).close();
     }
   }
 }

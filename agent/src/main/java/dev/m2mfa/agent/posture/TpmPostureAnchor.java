@@ -26,9 +26,9 @@ import java.util.Properties;
 
 /**
  * Anchors posture reports in the TPM the agent enrolled with: before a new report is sent its
- * digest is extended into a SHA-256 PCR, and the PCR is quoted by the attestation key kept at
- * enrollment ({@link TpmAttestor#SAVED_AK}) with the login nonce as qualifying data. The
- * evidence shape is {@link AnchorEvidence}.
+ * digest is extended into a SHA-256 PCR, and the PCR is quoted by the attestation key that
+ * enrollment made persistent ({@code tpm_ak_handle} in agent.conf, {@link TpmAttestor#persistAk})
+ * with the login nonce as qualifying data. The evidence shape is {@link AnchorEvidence}.
  *
  * <p>Enabled only when {@code agent.conf} says {@code posture.anchor=tpm}; options
  * {@code posture.anchor_pcr} (default {@value AnchorEvidence#DEFAULT_PCR}) and the enrollment's
@@ -51,6 +51,8 @@ public final class TpmPostureAnchor implements PostureAnchor {
   private volatile Path dir;
   private volatile TpmTools tpm;
   private volatile int pcr = AnchorEvidence.DEFAULT_PCR;
+  /** 0 when agent.conf names no attestation key. */
+  private volatile int akHandle;
   private volatile String configError;
 
   public TpmPostureAnchor() {}
@@ -75,8 +77,19 @@ public final class TpmPostureAnchor implements PostureAnchor {
       if (!AnchorEvidence.validPcr(index)) throw new NumberFormatException();
       pcr = index;
       tpm = TpmTools.of(p.getProperty("tpm_tcti", TpmTools.DEVICE_TCTI).strip());
-    } catch (IllegalArgumentException e) { // NumberFormatException included
-      configError = "posture.anchor_pcr must be a PCR index from 0 to 23 and tpm_tcti a valid TCTI string";
+      String ak = p.getProperty("tpm_ak_handle", "").strip();
+      if (!ak.isEmpty()) {
+        int h = ak.matches("0x[0-9a-fA-F]{8}") ? Integer.parseUnsignedInt(ak.substring(2), 16) : 0;
+        if (h < TpmAttestor.AK_HANDLE_FIRST || h > TpmAttestor.AK_HANDLE_LAST) {
+          throw new IllegalArgumentException("tpm_ak_handle must be a handle from " + String.format("0x%08x", TpmAttestor.AK_HANDLE_FIRST)
+              + " to " + String.format("0x%08x", TpmAttestor.AK_HANDLE_LAST));
+        }
+        akHandle = h;
+      }
+    } catch (NumberFormatException e) {
+      configError = "posture.anchor_pcr must be a PCR index from 0 to 23";
+    } catch (IllegalArgumentException e) {
+      configError = e.getMessage().startsWith("tpm_ak_handle") ? e.getMessage() : "tpm_tcti is not a valid TCTI string";
     }
     dir = agentDirectory;
   }
@@ -98,10 +111,8 @@ public final class TpmPostureAnchor implements PostureAnchor {
   }
 
   private Map<String, Object> anchorLocked(Path postureDir, byte[] reportDigest, byte[] nonce) throws IOException {
-    Path savedAk = dir.resolve(TpmAttestor.SAVED_AK);
-    if (!Files.isRegularFile(savedAk)) {
-      throw new IOException("posture.anchor=tpm, but no attestation key kept in " + TpmAttestor.SAVED_AK + " (enroll with the TPM first)");
-    }
+    int ak = akHandle;
+    if (ak == 0) throw new IOException("posture.anchor=tpm, but agent.conf names no tpm_ak_handle (enroll with the TPM first)");
     Path logFile = postureDir.resolve(LOG_FILE);
     List<byte[]> log = readLog(logFile);
     byte[] current = tpm.pcrRead(pcr);
@@ -124,7 +135,7 @@ public final class TpmPostureAnchor implements PostureAnchor {
       writeLog(logFile, log); // write-ahead, see the class comment
       tpm.pcrExtend(pcr, reportDigest);
     }
-    TpmAttestor.Attestation q = TpmAttestor.quotePcr(tpm, savedAk, pcr, AnchorEvidence.qualifyingData(nonce));
+    TpmAttestor.Attestation q = TpmAttestor.quotePcr(tpm, ak, pcr, AnchorEvidence.qualifyingData(nonce));
     TpmAttest attest;
     try {
       attest = TpmAttest.parse(q.attest());

@@ -36,6 +36,7 @@ class TpmPostureAnchorTest {
   static Swtpm swtpm;
   static TpmTools tpm;
   static TpmPublic ak;
+  static int akHandle;
 
   @TempDir Path dir;
 
@@ -43,10 +44,8 @@ class TpmPostureAnchorTest {
   static void start() throws Exception {
     swtpm = Swtpm.start(tmp.resolve("tpm"), tmp.resolve("ek-ca"));
     tpm = TpmTools.of(swtpm.tcti());
-    Path kept = tmp.resolve("kept");
-    Files.createDirectories(kept);
     try (TpmAttestor attestor = TpmAttestor.begin(tpm)) {
-      attestor.keepAk(kept);
+      akHandle = attestor.persistAk();
       ak = attestor.ak();
     }
   }
@@ -58,13 +57,13 @@ class TpmPostureAnchorTest {
 
   @BeforeEach
   void agentDirectory() throws Exception {
-    Files.copy(tmp.resolve("kept").resolve(TpmAttestor.SAVED_AK), dir.resolve(TpmAttestor.SAVED_AK));
     conf("posture.anchor=tpm\n");
     swtpm.toolOk("tpm2_pcrreset", "16");
   }
 
   void conf(String lines) throws IOException {
-    Files.writeString(dir.resolve("agent.conf"), "tpm_tcti=" + swtpm.tcti().replace(":", "\\:").replace("=", "\\=") + "\n" + lines);
+    Files.writeString(dir.resolve("agent.conf"), "tpm_tcti=" + swtpm.tcti().replace(":", "\\:").replace("=", "\\=") + "\n"
+        + "tpm_ak_handle=" + String.format("0x%08x", akHandle) + "\n" + lines);
   }
 
   TpmPostureAnchor attached() {
@@ -170,11 +169,28 @@ class TpmPostureAnchorTest {
   }
 
   @Test
-  void withoutTheKeptAttestationKeyAnchoringFails() throws Exception {
-    Files.delete(dir.resolve(TpmAttestor.SAVED_AK));
+  void withoutTheEnrolledAttestationKeyAnchoringFails() throws Exception {
+    Files.writeString(dir.resolve("agent.conf"), "tpm_tcti=" + swtpm.tcti().replace(":", "\\:").replace("=", "\\=")
+        + "\nposture.anchor=tpm\n");
     assertThatThrownBy(() -> attached().anchor(sha256("report 1"), new byte[] {1})).isInstanceOf(IOException.class)
-        .hasMessageContaining("no attestation key kept");
+        .hasMessageContaining("names no tpm_ak_handle");
+    conf("posture.anchor=tpm\ntpm_ak_handle=0x81000001\n");
+    assertThatThrownBy(() -> attached().anchor(sha256("report 1"), new byte[] {1})).isInstanceOf(IOException.class)
+        .hasMessageContaining("tpm_ak_handle must be a handle from 0x81018000 to 0x810180ff");
     // checked before anything is extended
     assertThat(tpm.pcrRead(16)).isEqualTo(ReportChain.resetValue());
+  }
+
+  /** A reboot: the shared TPM is restarted on its state (the statics follow it to its new port). */
+  @Test
+  void theAttestationKeyOutlivesATpmResetAndTheChainStartsAgain() throws Exception {
+    Map<String, Object> before = attached().anchor(sha256("report 1"), new byte[] {1});
+    swtpm = swtpm.restart();
+    tpm = TpmTools.of(swtpm.tcti());
+    conf("posture.anchor=tpm\n");
+    Map<String, Object> after = attached().anchor(sha256("report 2"), new byte[] {2});
+    assertHonest(after, new byte[] {2});
+    assertThat(log(after)).containsExactly(sha256("report 2"));
+    assertThat((Long) after.get("reset_count")).isGreaterThan((Long) before.get("reset_count"));
   }
 }
