@@ -97,6 +97,16 @@ public final class Swtpm implements AutoCloseable {
     throw new IOException("no free pair of loopback ports");
   }
 
+  /**
+   * Stops this TPM and serves its state again, as a reboot would: a TPM reset (Startup CLEAR),
+   * so PCRs and transient objects are gone and the reset counter moves. The port changes:
+   * use the returned instance's {@link #tcti}.
+   */
+  public Swtpm restart() throws Exception {
+    close();
+    return launch(dir, caDir);
+  }
+
   /** The TCTI string for tpm2-tools ({@code TPM2TOOLS_TCTI}). */
   public String tcti() {
     return "swtpm:host=127.0.0.1,port=" + port;

@@ -27,5 +27,6 @@ public interface PostureAnchor {
   /** Called once with the agent's state directory before the first {@link #anchor}. */
   default void attach(Path agentDirectory) {}
 
+  /** The anchor object for the evidence, or null when anchoring is not enabled for this agent. */
   Map<String, Object> anchor(byte[] reportDigest, byte[] nonce) throws IOException;
 }

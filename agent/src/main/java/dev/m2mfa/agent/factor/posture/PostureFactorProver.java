@@ -96,7 +96,8 @@ public final class PostureFactorProver implements FactorProver, StateDirectoryAw
     }
     if (evidence == null) evidence = PostureEvidence.full(nonce, report);
     if (anchor.isPresent()) {
-      evidence.put("anchor", anchor.get().anchor(report.digest(), nonce.getBytes(StandardCharsets.US_ASCII)));
+      Map<String, Object> anchored = anchor.get().anchor(report.digest(), nonce.getBytes(StandardCharsets.US_ASCII));
+      if (anchored != null) evidence.put("anchor", anchored); // null: the anchor is installed but not enabled here
     }
     saveSent(report);
     if (c.fullRescanDue()) {

@@ -7,13 +7,14 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.List;
 
 /**
  * The agent's side of TPM attestation for one enrollment: finds the endorsement key, creates
  * a fresh attestation key (AK) under it, and then, on the authority's request, activates the
  * credential, quotes over the authority's nonce and certifies the login key with the AK.
- * The AK is ephemeral: its context file lives in a private directory that {@link #close}
- * deletes, and the TPM forgets it at the next reset.
+ * The AK's context file lives in a private directory that {@link #close} deletes; an
+ * enrollment that completes makes the AK persistent ({@link #persistAk}) for later quotes.
  */
 public final class TpmAttestor implements AutoCloseable {
   /** PCRs the enrollment quote covers (recorded by the authority for later posture checks). */
@@ -99,6 +100,56 @@ public final class TpmAttestor implements AutoCloseable {
       tpm.runOk("certifying the login key", "tpm2_certify", "-c", TpmTools.handle(key.handle()), "-C", akContext.toString(),
           "-g", "sha256", "-o", attest.toString(), "-s", sig.toString(), "-f", "plain");
       return new Attestation(Files.readAllBytes(attest), Files.readAllBytes(sig));
+    });
+  }
+
+  /** Persistent handles the AK may take: in the endorsement range, clear of the EK templates' 0x81010000-0x810100FF. */
+  public static final int AK_HANDLE_FIRST = 0x81018000, AK_HANDLE_LAST = 0x810180FF;
+
+  /**
+   * Keeps this AK for quotes after enrollment (posture anchoring): makes it persistent at the
+   * first free handle in {@link #AK_HANDLE_FIRST}..{@link #AK_HANDLE_LAST} and returns the
+   * handle. Persistent, because a saved context of a transient object does not load after a
+   * TPM reset (measured with swtpm 0.7.1: {@code TPM_RC 0x1DF}, integrity check failed, after
+   * a restart with Startup(CLEAR)), and the AK must outlive reboots.
+   */
+  public int persistAk() throws IOException {
+    return tpm.exclusive(work -> {
+      List<Integer> used = tpm.handles("handles-persistent");
+      for (int h = AK_HANDLE_FIRST; h <= AK_HANDLE_LAST; h++) {
+        if (used.contains(h)) continue;
+        tpm.runOk("persisting the attestation key", "tpm2_evictcontrol", "-C", "o", "-c", akContext.toString(), TpmTools.handle(h));
+        return h;
+      }
+      throw new TpmException("no free persistent handle for the attestation key in " + TpmTools.handle(AK_HANDLE_FIRST) + "-"
+          + TpmTools.handle(AK_HANDLE_LAST));
+    });
+  }
+
+  /** Removes a persisted AK (best effort; for an enrollment that did not complete). */
+  public static void evictAk(TpmTools tpm, int handle) {
+    if (handle < AK_HANDLE_FIRST || handle > AK_HANDLE_LAST) return;
+    try {
+      tpm.exclusive(work -> tpm.run(null, "tpm2_evictcontrol", "-C", "o", "-c", TpmTools.handle(handle)));
+    } catch (IOException e) {
+      // nothing more to do: the handle stays taken until an operator evicts it
+    }
+  }
+
+  /**
+   * {@code TPM2_Quote} over the single SHA-256 PCR {@code pcr} with {@code qualifyingData}, by
+   * the persistent AK at {@code akHandle} (see {@link #persistAk}).
+   */
+  public static Attestation quotePcr(TpmTools tpm, int akHandle, int pcr, byte[] qualifyingData) throws IOException {
+    if (pcr < 0 || pcr > 23) throw new IllegalArgumentException("PCR index must be 0-23");
+    if (qualifyingData.length < 1 || qualifyingData.length > 64) throw new IllegalArgumentException("qualifying data must be 1-64 bytes");
+    if (akHandle < AK_HANDLE_FIRST || akHandle > AK_HANDLE_LAST) throw new IllegalArgumentException("not an attestation key handle");
+    return tpm.exclusive(work -> {
+      Path msg = work.resolve("quote.msg");
+      Path sig = work.resolve("quote.sig");
+      tpm.runOk("TPM quote of PCR " + pcr, "tpm2_quote", "-c", TpmTools.handle(akHandle), "-l", "sha256:" + pcr, "-q",
+          TpmTools.hex(qualifyingData), "-m", msg.toString(), "-s", sig.toString(), "-g", "sha256", "-f", "plain");
+      return new Attestation(Files.readAllBytes(msg), Files.readAllBytes(sig));
     });
   }
 

@@ -56,6 +56,7 @@ public final class TpmEnrollment {
     Files.createDirectories(dir);
     TpmKeyProvider key = TpmKeyProvider.create(tpm, dir, handle);
     boolean done = false;
+    int akHandle = 0;
     try (TpmAttestor attestor = TpmAttestor.begin(tpm);
         AuthorityChannel ch = new AuthorityChannel(TlsContexts.create(root, null, null), host, port, bind, 30_000)) {
       Map<String, Object> start = new LinkedHashMap<>();
@@ -100,6 +101,8 @@ public final class TpmEnrollment {
       p.setProperty("key_provider", "tpm");
       p.setProperty("tpm_tcti", tpm.tcti());
       p.setProperty("tpm_handle", TpmTools.handle(handle));
+      akHandle = attestor.persistAk(); // for quotes after enrollment (posture anchoring)
+      p.setProperty("tpm_ak_handle", TpmTools.handle(akHandle));
       try (var w = Files.newBufferedWriter(dir.resolve("agent.conf"))) {
         p.store(w, "m2mfa agent");
       }
@@ -107,6 +110,7 @@ public final class TpmEnrollment {
       return Agent.openWithSigner(dir, key, bind);
     } finally {
       if (!done) TpmKeyProvider.destroy(tpm, dir, handle);
+      if (!done && akHandle != 0) TpmAttestor.evictAk(tpm, akHandle);
     }
   }
 

@@ -227,6 +227,25 @@ public final class TpmTools {
     }
   }
 
+  /** The current value of SHA-256 PCR {@code pcr} (32 bytes). */
+  public byte[] pcrRead(int pcr) throws IOException {
+    if (pcr < 0 || pcr > 23) throw new IllegalArgumentException("PCR index must be 0-23");
+    return exclusiveNoFlush(work -> {
+      Path out = work.resolve("pcr.bin");
+      runOk("reading PCR " + pcr, "tpm2_pcrread", "sha256:" + pcr, "-o", out.toString());
+      byte[] value = take(out, 64);
+      if (value.length != 32) throw new TpmException("PCR " + pcr + " read returned " + value.length + " bytes, not 32");
+      return value;
+    });
+  }
+
+  /** {@code TPM2_PCR_Extend} of SHA-256 PCR {@code pcr} with a 32-byte {@code digest}. */
+  public void pcrExtend(int pcr, byte[] digest) throws IOException {
+    if (pcr < 0 || pcr > 23) throw new IllegalArgumentException("PCR index must be 0-23");
+    if (digest.length != 32) throw new IllegalArgumentException("a SHA-256 extension is 32 bytes");
+    exclusiveNoFlush(work -> runOk("extending PCR " + pcr, "tpm2_pcrextend", pcr + ":sha256=" + hex(digest)));
+  }
+
   @Override
   public String toString() {
     return "TpmTools[" + tcti + "]";

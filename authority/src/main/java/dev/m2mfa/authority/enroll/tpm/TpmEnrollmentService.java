@@ -55,6 +55,11 @@ import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequest;
  */
 public final class TpmEnrollmentService {
   public static final String FACTOR = "hardware";
+  /**
+   * factor_state key of the machine's attestation key: {@code {"ak_public": base64 TPMT_PUBLIC,
+   * "ak_name": hex}}, written with the hardware record; posture anchoring checks quotes with it.
+   */
+  public static final String AK_STATE = "tpm.ak";
   private static final SecureRandom RANDOM = new SecureRandom();
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final int MAX_PENDING = 1024;
@@ -229,6 +234,10 @@ public final class TpmEnrollmentService {
           + HexFormat.of().formatHex(s.ak().name()) + " activated under EK " + s.ekDescription());
       long now = System.currentTimeMillis();
       store.factorStates().put(enrolled.name(), FACTOR, JSON.writeValueAsString(state), now);
+      Map<String, Object> akState = new LinkedHashMap<>();
+      akState.put("ak_public", Base64.getEncoder().encodeToString(s.ak().wire()));
+      akState.put("ak_name", HexFormat.of().formatHex(s.ak().name()));
+      store.factorStates().put(enrolled.name(), AK_STATE, JSON.writeValueAsString(akState), now);
       Map<String, Object> detail = new LinkedHashMap<>(state);
       detail.put("source", source.getHostAddress());
       detail.put("pcr_digest", HexFormat.of().formatHex(quote.pcrDigest()));

@@ -36,8 +36,10 @@ import java.util.ServiceLoader;
  *   <li>the list: bounded inflate, strict canonical decode ({@link MeasurementList#decode}); a
  *       delta must be against the last accepted report and apply cleanly;
  *   <li>the digest the agent claims (and signed in the transcript) equals the list's;
- *   <li>the anchor, when present or once seen: the {@link QuoteVerifier} vouches for a PCR
- *       value, the report chain replays to it and extends the chain accepted last;
+ *   <li>the anchor, when present or once seen: the {@link QuoteVerifier} ({@link TpmQuoteVerifier})
+ *       vouches for a PCR value, the report chain replays to it, extends the chain accepted last,
+ *       and holds no report between the two that this authority was not shown (a report judged
+ *       with findings is remembered for the boot; one extended and withheld is not);
  *   <li>the baseline: machine's own, else its class's, else learned now (TOFU: PASS, stored
  *       and audited as trust on first use); the findings against it are the verdict.
  * </ol>
@@ -45,8 +47,9 @@ import java.util.ServiceLoader;
  * findings is FAIL with the readable findings as the reason; {@link #assess} exposes the
  * findings (kind + text) for the policy engine to map to deny, step-down or alert.
  *
- * <p>What this does not give: a subverted agent can report whatever it likes unless reports
- * are anchored in a TPM quote (the {@link QuoteVerifier} seam); see docs/factors/posture.md.
+ * <p>What this does not give: a subverted agent can report whatever it likes; anchoring in a
+ * TPM quote only stops it from taking back a report it has extended (and only with a PCR that
+ * a reboot alone resets); see docs/factors/posture.md.
  */
 public final class PostureFactorVerifier implements FactorVerifier, AuthorityBound {
   public static final String NAME = "posture";
@@ -56,6 +59,12 @@ public final class PostureFactorVerifier implements FactorVerifier, AuthorityBou
   public static final String MACHINE_BASELINE = "posture.baseline";
   /** factor_state key of a class baseline (machine_name column = class name). */
   public static final String CLASS_BASELINE = "posture.class-baseline";
+  /**
+   * factor_state key of the anchored reports judged with findings since the PCR was last reset
+   * ({@code {"reset_count":N,"digests":[hex…]}}): shown to the authority, so they may stand in a
+   * later report chain; any other digest there was extended and withheld.
+   */
+  public static final String ANCHOR_SEEN = "posture.anchor-seen";
 
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final SecureRandom RANDOM = new SecureRandom();
@@ -82,6 +91,7 @@ public final class PostureFactorVerifier implements FactorVerifier, AuthorityBou
   public void bind(Services services) {
     this.store = services.store();
     this.audit = services.audit();
+    if (quotes instanceof AuthorityBound bound) bound.bind(services); // the TPM quote verifier reads the recorded AK
   }
 
   @Override
@@ -186,7 +196,7 @@ public final class PostureFactorVerifier implements FactorVerifier, AuthorityBou
       } catch (RuntimeException e) {
         return Assessment.refused("TPM quote could not be checked");
       }
-      ChainCheck chain = checkChain(anchorMap.get("log"), report.digest(), q, prior.orElse(null));
+      ChainCheck chain = checkChain(anchorMap.get("log"), report.digest(), q, prior.orElse(null), seenDigests(machine, q.resetCount()));
       if (chain.error != null) return Assessment.refused(chain.error);
       log = chain.log;
       resetCount = q.resetCount();
@@ -217,6 +227,7 @@ public final class PostureFactorVerifier implements FactorVerifier, AuthorityBou
       detail.put("baseline", baseline.scope);
       detail.put("report_digest", report.digestHex());
       detail.put("findings", findings.stream().map(f -> Map.of("kind", f.kind(), "text", f.text())).toList());
+      if (log != null) rememberSeen(machine, resetCount, report.digestHex(), now); // shown, so it may stand in a later chain
       auditAppend("posture.findings", machine, detail);
       return new Assessment(FactorStatus.FAIL, Baseline.reason(findings), false, findings);
     }
@@ -229,7 +240,8 @@ public final class PostureFactorVerifier implements FactorVerifier, AuthorityBou
 
   private record ChainCheck(String error, List<String> log) {}
 
-  private static ChainCheck checkChain(Object untrustedLog, byte[] reportDigest, QuoteVerifier.QuotedPcr q, State prior) {
+  private static ChainCheck checkChain(Object untrustedLog, byte[] reportDigest, QuoteVerifier.QuotedPcr q, State prior,
+      java.util.Set<String> seen) {
     if (!(untrustedLog instanceof List<?> raw) || raw.isEmpty()) return new ChainCheck("anchor has no report log", null);
     if (raw.size() > ReportChain.MAX_LOG) return new ChainCheck("report log longer than " + ReportChain.MAX_LOG, null);
     List<byte[]> log = new ArrayList<>();
@@ -244,11 +256,51 @@ public final class PostureFactorVerifier implements FactorVerifier, AuthorityBou
     }
     if (!MessageDigest.isEqual(log.getLast(), reportDigest)) return new ChainCheck("report log does not end with this report", null);
     if (!ReportChain.replaysTo(log, q.value())) return new ChainCheck("report chain does not replay to the quoted PCR value", null);
+    int accepted = 0;
     if (prior != null && prior.anchorLog != null && prior.resetCount != null && prior.resetCount == q.resetCount()) {
       List<byte[]> before = prior.anchorLog.stream().map(ReportChain::parseDigest).toList();
       if (!ReportChain.extendsLog(before, log)) return new ChainCheck("report chain rewrites reports accepted before", null);
+      accepted = before.size();
+    }
+    // between the accepted prefix and this report, only reports this authority was shown (and judged) may stand:
+    // anything else was extended and then withheld, which is what the anchor exists to expose
+    for (int i = accepted; i < hex.size() - 1; i++) {
+      if (!seen.contains(hex.get(i))) {
+        return new ChainCheck("report chain holds a report that was extended but never shown to the authority (withheld)", null);
+      }
     }
     return new ChainCheck(null, hex);
+  }
+
+  /** Digests of anchored reports judged with findings for this reset count (empty for another boot or none). */
+  private java.util.Set<String> seenDigests(String machine, long resetCount) {
+    Optional<String> raw = store.factorStates().get(machine, ANCHOR_SEEN);
+    if (raw.isEmpty() || raw.get().length() > MAX_STATE_CHARS) return java.util.Set.of();
+    try {
+      @SuppressWarnings("unchecked")
+      Map<String, Object> m = JSON.readValue(raw.get(), Map.class);
+      if (!(m.get("reset_count") instanceof Number n) || n.longValue() != resetCount) return java.util.Set.of();
+      @SuppressWarnings("unchecked")
+      List<String> digests = (List<String>) m.get("digests");
+      return digests == null ? java.util.Set.of() : java.util.Set.copyOf(digests);
+    } catch (Exception e) {
+      return java.util.Set.of(); // unreadable: nothing counts as seen (fails closed)
+    }
+  }
+
+  private void rememberSeen(String machine, long resetCount, String digestHex, long now) {
+    java.util.Set<String> before = seenDigests(machine, resetCount);
+    if (before.contains(digestHex) || before.size() >= ReportChain.MAX_LOG) return;
+    List<String> digests = new ArrayList<>(before);
+    digests.add(digestHex);
+    Map<String, Object> m = new LinkedHashMap<>();
+    m.put("reset_count", resetCount);
+    m.put("digests", digests.stream().sorted().toList());
+    try {
+      store.factorStates().put(machine, ANCHOR_SEEN, JSON.writeValueAsString(m), now);
+    } catch (java.io.IOException e) {
+      throw new IllegalStateException(e);
+    }
   }
 
   // ---- baselines

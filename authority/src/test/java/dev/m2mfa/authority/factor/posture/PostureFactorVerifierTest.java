@@ -51,6 +51,8 @@ class PostureFactorVerifierTest {
   AuditLog audit;
   /** The PCR value the fake quote verifier vouches for; null = quote refused (forged). */
   final AtomicReference<byte[]> quotedPcr = new AtomicReference<>();
+  /** The reset counter the fake quote verifier reports (a reboot changes it). */
+  final java.util.concurrent.atomic.AtomicLong resetCount = new java.util.concurrent.atomic.AtomicLong(1);
   PostureFactorVerifier verifier;
 
   record Ctx(EnrolledMachine machine, InetAddress sourceAddress, byte[] transcriptDigest, byte[] untrustedTranscriptSignature,
@@ -64,7 +66,7 @@ class PostureFactorVerifierTest {
     QuoteVerifier quotes = (machine, anchor, nonce) -> {
       byte[] v = quotedPcr.get();
       if (v == null || !"tpm2-quote".equals(anchor.get("type"))) throw new QuoteVerifier.AnchorException("quote signature does not verify");
-      return new QuoteVerifier.QuotedPcr(23, v, 1);
+      return new QuoteVerifier.QuotedPcr(23, v, resetCount.get());
     };
     verifier = new PostureFactorVerifier(quotes);
     verifier.bind(new AuthorityBound.Services(store, audit, AuthorityConfig.defaults()));
@@ -262,7 +264,7 @@ class PostureFactorVerifierTest {
   @Test
   void anAnchoredReportMustReplayToTheQuotedPcr() {
     MeasurementList r1 = MeasurementList.of(healthy());
-    List<byte[]> log = List.of(sha256("boot-time report"), r1.digest());
+    List<byte[]> log = List.of(r1.digest());
     quotedPcr.set(ReportChain.replay(log));
 
     Ctx c = ctx();
@@ -277,11 +279,17 @@ class PostureFactorVerifierTest {
     clean.add(new Measurement(Kind.OS, "os", "Debian GNU/Linux 12 (bookworm)"));
     MeasurementList r2 = MeasurementList.of(clean);
     byte[] hidden = sha256("the report the agent would rather not show");
-    quotedPcr.set(ReportChain.replay(List.of(log.get(0), log.get(1), hidden, r2.digest())));
+    quotedPcr.set(ReportChain.replay(List.of(log.get(0), hidden, r2.digest())));
     Ctx c2 = ctx();
     Map<String, Object> swapped = PostureEvidence.full((String) c2.challenge().get("nonce"), r2);
-    swapped.put("anchor", anchor(List.of(log.get(0), log.get(1), r2.digest())));
+    swapped.put("anchor", anchor(List.of(log.get(0), r2.digest())));
     assertRefused(swapped, c2, "report chain does not replay to the quoted PCR value");
+
+    // the full log replays, but the hidden report in it was never shown to the authority
+    Ctx c2b = ctx();
+    Map<String, Object> withheld = PostureEvidence.full((String) c2b.challenge().get("nonce"), r2);
+    withheld.put("anchor", anchor(List.of(log.get(0), hidden, r2.digest())));
+    assertRefused(withheld, c2b, "extended but never shown to the authority (withheld)");
 
     // a log that replays but rewrites what was accepted before
     List<byte[]> rewritten = List.of(sha256("another boot-time report"), r2.digest());
@@ -295,12 +303,50 @@ class PostureFactorVerifierTest {
     quotedPcr.set(null);
     Ctx c4 = ctx();
     Map<String, Object> forged = PostureEvidence.full((String) c4.challenge().get("nonce"), r2);
-    forged.put("anchor", anchor(List.of(log.get(0), log.get(1), r2.digest())));
+    forged.put("anchor", anchor(List.of(log.get(0), r2.digest())));
     assertRefused(forged, c4, "TPM quote does not hold");
 
     // dropping the anchor once it was used is a downgrade
     Ctx c5 = ctx();
     assertRefused(PostureEvidence.full((String) c5.challenge().get("nonce"), r2), c5, "unanchored report from a machine whose reports were anchored");
+  }
+
+  @Test
+  void aReportShownWithFindingsMayStandInTheChainButAWithheldOneMayNot() {
+    MeasurementList r1 = MeasurementList.of(healthy());
+    quotedPcr.set(ReportChain.replay(List.of(r1.digest())));
+    Ctx c = ctx();
+    Map<String, Object> ev = PostureEvidence.full((String) c.challenge().get("nonce"), r1);
+    ev.put("anchor", anchor(List.of(r1.digest())));
+    assertThat(verifier.assess(c, ev).status()).isEqualTo(FactorStatus.PASS);
+
+    // a replaced sshd: extended, shown, judged with findings
+    List<Measurement> bad = healthy();
+    bad.set(0, Measurement.file("/usr/sbin/sshd", SSHD_REPLACED));
+    MeasurementList r2 = MeasurementList.of(bad);
+    quotedPcr.set(ReportChain.replay(List.of(r1.digest(), r2.digest())));
+    Ctx c2 = ctx();
+    Map<String, Object> ev2 = PostureEvidence.full((String) c2.challenge().get("nonce"), r2);
+    ev2.put("anchor", anchor(List.of(r1.digest(), r2.digest())));
+    PostureFactorVerifier.Assessment a2 = verifier.assess(c2, ev2);
+    assertThat(a2.status()).isEqualTo(FactorStatus.FAIL);
+    assertThat(a2.refused()).isFalse();
+    assertThat(a2.reason()).contains("/usr/sbin/sshd: sha256 changed");
+
+    // the file is put back: the judged report may stand in the chain, and the clean one passes
+    quotedPcr.set(ReportChain.replay(List.of(r1.digest(), r2.digest(), r1.digest())));
+    Ctx c3 = ctx();
+    Map<String, Object> ev3 = PostureEvidence.full((String) c3.challenge().get("nonce"), r1);
+    ev3.put("anchor", anchor(List.of(r1.digest(), r2.digest(), r1.digest())));
+    assertThat(verifier.assess(c3, ev3).status()).isEqualTo(FactorStatus.PASS);
+
+    // after a reboot (new reset counter) the seen list of the old boot no longer counts
+    quotedPcr.set(ReportChain.replay(List.of(r2.digest(), r1.digest())));
+    resetCount.set(2);
+    Ctx c4 = ctx();
+    Map<String, Object> ev4 = PostureEvidence.full((String) c4.challenge().get("nonce"), r1);
+    ev4.put("anchor", anchor(List.of(r2.digest(), r1.digest())));
+    assertRefused(ev4, c4, "never shown to the authority (withheld)");
   }
 
   @Test
