@@ -263,6 +263,15 @@ class PolicyValidationTest {
     Policy p = Policy.load(List.of(Path.of("../examples/policy.yaml")), INSTALLED);
     assertThat(p.classNames()).containsExactly("web", "batch");
     assertThat(p.acrOrder()).containsExactly("m2mfa:baseline", "m2mfa:strong", "m2mfa:hardware");
+    assertThat(p.machineClass("web").orElseThrow().ssh()).isEmpty();
+    SshGrant batch = p.machineClass("batch").orElseThrow().ssh().orElseThrow();
+    assertThat(batch.principalsFor("runner-3")).containsExactly("deploy", "runner-3");
+    assertThat(batch.userCertificateLifetime()).isEqualTo(java.time.Duration.ofMinutes(5));
+    assertThat(batch.hostCertificateLifetime()).isEqualTo(java.time.Duration.ofDays(7));
+    assertThat(batch.forceCommand()).contains("/usr/local/bin/run-batch");
+    assertThat(batch.minLevel()).contains("strong");
+    // the example keeps what it says: the login for SSH already needs min_level
+    assertThat(p.neededLevel("batch", "m2mfa:ssh", java.util.Optional.empty()).name()).isEqualTo("strong");
   }
 
   // ---------------------------------------------------------------- the ssh block
