@@ -345,8 +345,15 @@ public final class Policy {
     return "ssh certificates: principals " + String.join(", ", g.principals()) + "; user " + format(g.userCertificateLifetime())
         + ", host " + format(g.hostCertificateLifetime())
         + g.forceCommand().map(c -> "; force-command " + c).orElse("")
-        + g.minLevel().map(l -> "; user certificates need at least " + l + " (" + Level.ACR_PREFIX + l + ")").orElse("");
+        + g.minLevel().map(l -> "; user certificates need at least " + l + " (" + Level.ACR_PREFIX + l + ")").orElse("")
+        + g.minLevel().filter(l -> mc.level(l).orElseThrow().rank() > mc.minimumFor(SSH_AUDIENCE).rank())
+            .map(l -> " -- but audience " + SSH_AUDIENCE + " needs only " + mc.minimumFor(SSH_AUDIENCE).name()
+                + ", so the agent's login for SSH will not reach " + l + " (add \"" + SSH_AUDIENCE + "\": " + l + " to audiences)")
+            .orElse("");
   }
+
+  /** The audience the agent logs in for to get SSH certificates (SshRequestAuthenticator.AUDIENCE; not imported: ssh depends on policy). */
+  private static final String SSH_AUDIENCE = "m2mfa:ssh";
 
   /** One line per class: its levels, audience rules and origin (what {@code policy check} prints). */
   public String summary() {

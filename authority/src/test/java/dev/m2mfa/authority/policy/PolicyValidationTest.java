@@ -296,7 +296,13 @@ class PolicyValidationTest {
     Path f = dir.resolve("p.yaml");
     Files.writeString(f, withSsh("principals: [deploy, \"{machine}\", \"1001\", build@ci]", "user_certificate_lifetime: 5m",
         "host_certificate_lifetime: 30d", "force_command: \"/usr/local/bin/ship --env prod\"", "min_level: strong"));
-    SshGrant ssh = Policy.load(List.of(f), INSTALLED).machineClass("web").orElseThrow().ssh().orElseThrow();
+    Policy policy = Policy.load(List.of(f), INSTALLED);
+    SshGrant ssh = policy.machineClass("web").orElseThrow().ssh().orElseThrow();
+    // valid, but explain warns: nothing raises the login for m2mfa:ssh to strong
+    assertThat(policy.explain("web", "m2mfa:ssh")).contains("ssh certificates: principals deploy, {machine}, 1001, build@ci; user 5m,"
+        + " host 720h; force-command /usr/local/bin/ship --env prod; user certificates need at least strong (m2mfa:strong) -- but"
+        + " audience m2mfa:ssh needs only baseline, so the agent's login for SSH will not reach strong (add \"m2mfa:ssh\": strong to"
+        + " audiences)\n");
     assertThat(ssh.principals()).containsExactly("deploy", "{machine}", "1001", "build@ci");
     assertThat(ssh.principalsFor("web-1")).containsExactly("deploy", "web-1", "1001", "build@ci");
     assertThat(ssh.userCertificateLifetime()).isEqualTo(java.time.Duration.ofMinutes(5));
