@@ -115,7 +115,8 @@ final class SshRoutes {
       throw invalidToken();
     } catch (SshGrantPolicy.NotGranted e) {
       authority.audit().append("ssh.denied", caller.machine().name(),
-          Map.of("route", path, "reason", e.getMessage(), "source", source.getHostAddress(), "token_jti", String.valueOf(caller.tokenJti())));
+          Map.of("route", path, "reason", e.getMessage(), "source", source.getHostAddress(),
+              "token_jti", String.valueOf(caller.tokenJti())));
       throw invalidToken();
     }
   }

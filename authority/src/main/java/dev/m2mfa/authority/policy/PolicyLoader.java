@@ -21,6 +21,7 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
@@ -209,7 +210,7 @@ final class PolicyLoader {
     List<Level> levels = levels(name, at, body.entries().get("levels"), levelNames);
     Map<String, String> audiences = audiences(name, body.entries().get("audiences"), levelNames);
     Responses responses = responses(body.entries().get("on"));
-    java.util.Optional<SshGrant> ssh = ssh(name, body.entries().get("ssh"), levelNames);
+    Optional<SshGrant> ssh = ssh(name, body.entries().get("ssh"), levelNames);
     if (errors.size() != before || levels.isEmpty()) return;
     classes.put(name, new MachineClass(name, levels, audiences, responses, origin, ssh));
     classWhere.put(name, new PolicyError(file, at.line(), at.column(), ""));
@@ -371,11 +372,11 @@ final class PolicyLoader {
   }
 
   /** The class's {@code ssh:} block; empty when absent or after reporting errors. */
-  private java.util.Optional<SshGrant> ssh(String cls, Entry entry, List<String> levelNames) {
-    if (entry == null) return java.util.Optional.empty();
+  private Optional<SshGrant> ssh(String cls, Entry entry, List<String> levelNames) {
+    if (entry == null) return Optional.empty();
     if (!(entry.value() instanceof MapNode m)) {
       error(entry.value().pos(), "'ssh' of class '" + cls + "' must be a mapping (keys: " + String.join(", ", SSH_KEYS) + ")");
-      return java.util.Optional.empty();
+      return Optional.empty();
     }
     int before = errors.size();
     unknownKeys(m, SSH_KEYS, "unknown key '%s' in ssh (expected: " + String.join(", ", SSH_KEYS) + ")");
@@ -412,29 +413,30 @@ final class PolicyLoader {
         SshGrant.MIN_USER_LIFETIME, SshGrant.MAX_USER_LIFETIME);
     Duration host = sshLifetime(m.entries().get("host_certificate_lifetime"), "host_certificate_lifetime", d.hostCertificateLifetime(),
         SshGrant.MIN_HOST_LIFETIME, SshGrant.MAX_HOST_LIFETIME);
-    java.util.Optional<String> force = java.util.Optional.empty();
+    Optional<String> force = Optional.empty();
     Entry f = m.entries().get("force_command");
     if (f != null) {
       String t = text(f.value());
-      var problem = t == null ? java.util.Optional.of("force_command must be a command line, got " + show(f.value()))
+      var problem = t == null ? Optional.of("force_command must be a command line, got " + show(f.value()))
           : SshGrant.forceCommandProblem(t);
       if (problem.isPresent()) error(f.value().pos(), problem.get());
-      else force = java.util.Optional.of(t);
+      else force = Optional.of(t);
     }
-    java.util.Optional<String> minLevel = java.util.Optional.empty();
+    Optional<String> minLevel = Optional.empty();
     Entry ml = m.entries().get("min_level");
     if (ml != null) {
       String t = text(ml.value());
       if (t == null) {
         error(ml.value().pos(), "ssh min_level must name a level, got " + show(ml.value()));
       } else if (!levelNames.isEmpty() && !levelNames.contains(t)) {
-        error(ml.value().pos(), "ssh min_level '" + t + "' is not a level of class '" + cls + "' (levels: " + String.join(", ", levelNames) + ")");
+        error(ml.value().pos(), "ssh min_level '" + t + "' is not a level of class '" + cls + "' (levels: "
+            + String.join(", ", levelNames) + ")");
       } else {
-        minLevel = java.util.Optional.of(t);
+        minLevel = Optional.of(t);
       }
     }
-    if (errors.size() != before) return java.util.Optional.empty();
-    return java.util.Optional.of(new SshGrant(principals, user, host, force, minLevel));
+    if (errors.size() != before) return Optional.empty();
+    return Optional.of(new SshGrant(principals, user, host, force, minLevel));
   }
 
   /** Like {@link #lifetime} but also in days ({@code 30d}), for certificate lifetimes beyond a day. */

@@ -81,7 +81,8 @@ public interface SshGrantPolicy {
       SshGrant ssh = block.get();
       Instant after = now.minus(BACKDATE);
       if (kind == Kind.HOST) {
-        return new Grant(hostPrincipals(fallback, machine), after, now.plus(ssh.hostCertificateLifetime()), new TreeMap<>(), new TreeMap<>());
+        return new Grant(hostPrincipals(fallback, machine), after, now.plus(ssh.hostCertificateLifetime()), new TreeMap<>(),
+            new TreeMap<>());
       }
       if (ssh.minLevel().isPresent()) {
         String needed = Level.ACR_PREFIX + ssh.minLevel().get();
