@@ -133,7 +133,7 @@ public final class Authority implements AutoCloseable {
     }
     try {
       a.ssh = dev.m2mfa.authority.ssh.SshService.open(dir, sshCaFuture, store, a.audit, a.revocationHub,
-          new dev.m2mfa.authority.ssh.SshRequestAuthenticator(store, config.issuer(), a.keyring::jwksJson));
+          new dev.m2mfa.authority.ssh.SshRequestAuthenticator(store, config.issuer(), a.keyring::jwksJson), a.policies()::current);
     } catch (IOException | RuntimeException e) {
       a.close();
       throw e;

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.m2mfa.authority.Authority;
+import dev.m2mfa.authority.ssh.SshGrantPolicy;
 import dev.m2mfa.authority.ssh.SshRequestAuthenticator;
 import dev.m2mfa.authority.ssh.SshService;
 import java.io.IOException;
@@ -72,7 +73,8 @@ final class SshRoutes {
         String line = keyField(body.get("public_key"));
         SshRequestAuthenticator.Caller caller = authenticate(request, source, path);
         PublicKey key = parseKey(line, caller, source, path);
-        SshService.Issued issued = issue(() -> authority.ssh().issueUser(caller.machine(), key, source, caller.tokenJti()));
+        SshService.Issued issued = issue(caller, source, path,
+            () -> authority.ssh().issueUser(caller.machine(), key, source, caller.tokenJti(), caller.acr()));
         writeJson(response, 200, describe(issued), callback);
       }
       case "/v1/ssh/host-certificate" -> {
@@ -88,7 +90,8 @@ final class SshRoutes {
         for (String l : lines) parsed.add(parseKey(l, caller, source, path));
         List<Map<String, Object>> out = new ArrayList<>();
         for (PublicKey k : parsed) {
-          out.add(describe(issue(() -> authority.ssh().issueHost(caller.machine(), k, source, caller.tokenJti()))));
+          out.add(describe(issue(caller, source, path,
+              () -> authority.ssh().issueHost(caller.machine(), k, source, caller.tokenJti(), caller.acr()))));
         }
         writeJson(response, 200, Map.of("certificates", out), callback);
       }
@@ -97,13 +100,23 @@ final class SshRoutes {
   }
 
   private interface Issue {
-    SshService.Issued run() throws SshService.MachineInactive;
+    SshService.Issued run() throws SshService.MachineInactive, SshGrantPolicy.NotGranted;
   }
 
-  private static SshService.Issued issue(Issue work) {
+  /**
+   * Runs the issuance; a machine revoked meanwhile or a policy refusal (e.g. the token's acr
+   * below the class's ssh min_level) is the same uniform 401 as a bad token, and the policy's
+   * reason goes to the audit log only.
+   */
+  private SshService.Issued issue(SshRequestAuthenticator.Caller caller, InetAddress source, String path, Issue work) {
     try {
       return work.run();
     } catch (SshService.MachineInactive e) {
+      throw invalidToken();
+    } catch (SshGrantPolicy.NotGranted e) {
+      authority.audit().append("ssh.denied", caller.machine().name(),
+          Map.of("route", path, "reason", e.getMessage(), "source", source.getHostAddress(),
+              "token_jti", String.valueOf(caller.tokenJti())));
       throw invalidToken();
     }
   }

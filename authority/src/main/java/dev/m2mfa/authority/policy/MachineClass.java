@@ -14,8 +14,11 @@ import java.util.Optional;
  *     other audience; without it, other audiences need only the lowest level
  * @param responses what events do
  * @param origin where the class was defined ({@code file:line}), for explanations
+ * @param ssh the class's {@code ssh:} block, if it has one (OpenSSH certificate principals,
+ *     lifetimes, force-command, minimum level); without one the SSH CA uses authority.conf
  */
-public record MachineClass(String name, List<Level> levels, Map<String, String> audiences, Responses responses, String origin) {
+public record MachineClass(String name, List<Level> levels, Map<String, String> audiences, Responses responses, String origin,
+    Optional<SshGrant> ssh) {
   /** The audience key that matches every audience not named explicitly. */
   public static final String ANY_AUDIENCE = "*";
 
@@ -31,6 +34,14 @@ public record MachineClass(String name, List<Level> levels, Map<String, String> 
     for (String target : audiences.values()) {
       if (!names.contains(target)) throw new IllegalArgumentException("audience points at unknown level " + target);
     }
+    if (ssh.flatMap(SshGrant::minLevel).filter(l -> !names.contains(l)).isPresent()) {
+      throw new IllegalArgumentException("ssh min_level points at an unknown level");
+    }
+  }
+
+  /** A class without an {@code ssh:} block. */
+  public MachineClass(String name, List<Level> levels, Map<String, String> audiences, Responses responses, String origin) {
+    this(name, levels, audiences, responses, origin, Optional.empty());
   }
 
   public Optional<Level> level(String levelName) {

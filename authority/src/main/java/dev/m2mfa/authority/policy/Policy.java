@@ -333,9 +333,27 @@ public final class Policy {
     Responses r = mc.responses();
     b.append("on clone: ").append(Responses.spelling(r.onClone())).append("; on factor failure: ")
         .append(Responses.spelling(r.factorFailure())).append("; on anomaly: ").append(Responses.spelling(r.anomaly())).append('\n');
+    b.append(describeSsh(mc)).append('\n');
     b.append("acr order (weakest first): ").append(String.join(", ", acrOrder)).append('\n');
     return b.toString();
   }
+
+  /** The class's SSH certificate grant in one line (what {@code policy explain} prints). */
+  static String describeSsh(MachineClass mc) {
+    if (mc.ssh().isEmpty()) return "ssh certificates: no ssh block; authority.conf's ssh.* options apply";
+    SshGrant g = mc.ssh().get();
+    return "ssh certificates: principals " + String.join(", ", g.principals()) + "; user " + format(g.userCertificateLifetime())
+        + ", host " + format(g.hostCertificateLifetime())
+        + g.forceCommand().map(c -> "; force-command " + c).orElse("")
+        + g.minLevel().map(l -> "; user certificates need at least " + l + " (" + Level.ACR_PREFIX + l + ")").orElse("")
+        + g.minLevel().filter(l -> mc.level(l).orElseThrow().rank() > mc.minimumFor(SSH_AUDIENCE).rank())
+            .map(l -> " -- but audience " + SSH_AUDIENCE + " needs only " + mc.minimumFor(SSH_AUDIENCE).name()
+                + ", so the agent's login for SSH will not reach " + l + " (add \"" + SSH_AUDIENCE + "\": " + l + " to audiences)")
+            .orElse("");
+  }
+
+  /** The audience the agent logs in for to get SSH certificates (SshRequestAuthenticator.AUDIENCE; not imported: ssh depends on policy). */
+  private static final String SSH_AUDIENCE = "m2mfa:ssh";
 
   /** One line per class: its levels, audience rules and origin (what {@code policy check} prints). */
   public String summary() {

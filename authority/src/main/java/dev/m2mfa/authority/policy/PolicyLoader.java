@@ -21,6 +21,7 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
@@ -54,7 +55,10 @@ final class PolicyLoader {
   private static final Pattern AUDIENCE = Pattern.compile("[\\x21-\\x7e]{1,200}");
   private static final Pattern DURATION = Pattern.compile("([0-9]{1,6})([smh])");
   private static final List<String> TOP_KEYS = List.of("version", "classes");
-  private static final List<String> CLASS_KEYS = List.of("levels", "audiences", "on");
+  private static final List<String> CLASS_KEYS = List.of("levels", "audiences", "on", "ssh");
+  private static final List<String> SSH_KEYS = List.of("principals", "user_certificate_lifetime", "host_certificate_lifetime",
+      "force_command", "min_level");
+  private static final Pattern SSH_DURATION = Pattern.compile("([0-9]{1,6})([smhd])");
   private static final List<String> LEVEL_KEYS = List.of("name", "all_of", "any_of", "token_lifetime", "certificate_lifetime");
   private static final List<String> ANY_OF_KEYS = List.of("k", "of");
   private static final Map<String, List<String>> RESPONSES = responses();
@@ -201,13 +205,14 @@ final class PolicyLoader {
       return;
     }
     int before = errors.size();
-    unknownKeys(body, CLASS_KEYS, "unknown key '%s' in class '" + name + "' (expected: levels, audiences, on)");
+    unknownKeys(body, CLASS_KEYS, "unknown key '%s' in class '" + name + "' (expected: levels, audiences, on, ssh)");
     List<String> levelNames = new ArrayList<>();
     List<Level> levels = levels(name, at, body.entries().get("levels"), levelNames);
     Map<String, String> audiences = audiences(name, body.entries().get("audiences"), levelNames);
     Responses responses = responses(body.entries().get("on"));
+    Optional<SshGrant> ssh = ssh(name, body.entries().get("ssh"), levelNames);
     if (errors.size() != before || levels.isEmpty()) return;
-    classes.put(name, new MachineClass(name, levels, audiences, responses, origin));
+    classes.put(name, new MachineClass(name, levels, audiences, responses, origin, ssh));
     classWhere.put(name, new PolicyError(file, at.line(), at.column(), ""));
   }
 
@@ -364,6 +369,101 @@ final class PolicyLoader {
       return inherited;
     }
     return d;
+  }
+
+  /** The class's {@code ssh:} block; empty when absent or after reporting errors. */
+  private Optional<SshGrant> ssh(String cls, Entry entry, List<String> levelNames) {
+    if (entry == null) return Optional.empty();
+    if (!(entry.value() instanceof MapNode m)) {
+      error(entry.value().pos(), "'ssh' of class '" + cls + "' must be a mapping (keys: " + String.join(", ", SSH_KEYS) + ")");
+      return Optional.empty();
+    }
+    int before = errors.size();
+    unknownKeys(m, SSH_KEYS, "unknown key '%s' in ssh (expected: " + String.join(", ", SSH_KEYS) + ")");
+    SshGrant d = SshGrant.defaults();
+    List<String> principals = d.principals();
+    Entry p = m.entries().get("principals");
+    if (p != null) {
+      if (!(p.value() instanceof ListNode list) || list.items().isEmpty()) {
+        error(p.value().pos(), "ssh principals must be a non-empty list of names (\"" + SshGrant.MACHINE + "\" is the machine's name)");
+      } else if (list.items().size() > SshGrant.MAX_PRINCIPALS) {
+        error(list.items().get(SshGrant.MAX_PRINCIPALS).pos(), "ssh principals list " + list.items().size()
+            + " names; at most " + SshGrant.MAX_PRINCIPALS + " are allowed");
+      } else {
+        List<String> out = new ArrayList<>();
+        for (Node item : list.items()) {
+          String t = text(item);
+          if (t == null) {
+            error(item.pos(), "ssh principals must list names, got " + show(item));
+            continue;
+          }
+          var problem = SshGrant.principalProblem(t);
+          if (problem.isPresent()) {
+            error(item.pos(), problem.get());
+          } else if (out.contains(t)) {
+            error(item.pos(), "principal '" + t + "' is listed twice");
+          } else {
+            out.add(t);
+          }
+        }
+        principals = out;
+      }
+    }
+    Duration user = sshLifetime(m.entries().get("user_certificate_lifetime"), "user_certificate_lifetime", d.userCertificateLifetime(),
+        SshGrant.MIN_USER_LIFETIME, SshGrant.MAX_USER_LIFETIME);
+    Duration host = sshLifetime(m.entries().get("host_certificate_lifetime"), "host_certificate_lifetime", d.hostCertificateLifetime(),
+        SshGrant.MIN_HOST_LIFETIME, SshGrant.MAX_HOST_LIFETIME);
+    Optional<String> force = Optional.empty();
+    Entry f = m.entries().get("force_command");
+    if (f != null) {
+      String t = text(f.value());
+      var problem = t == null ? Optional.of("force_command must be a command line, got " + show(f.value()))
+          : SshGrant.forceCommandProblem(t);
+      if (problem.isPresent()) error(f.value().pos(), problem.get());
+      else force = Optional.of(t);
+    }
+    Optional<String> minLevel = Optional.empty();
+    Entry ml = m.entries().get("min_level");
+    if (ml != null) {
+      String t = text(ml.value());
+      if (t == null) {
+        error(ml.value().pos(), "ssh min_level must name a level, got " + show(ml.value()));
+      } else if (!levelNames.isEmpty() && !levelNames.contains(t)) {
+        error(ml.value().pos(), "ssh min_level '" + t + "' is not a level of class '" + cls + "' (levels: "
+            + String.join(", ", levelNames) + ")");
+      } else {
+        minLevel = Optional.of(t);
+      }
+    }
+    if (errors.size() != before) return Optional.empty();
+    return Optional.of(new SshGrant(principals, user, host, force, minLevel));
+  }
+
+  /** Like {@link #lifetime} but also in days ({@code 30d}), for certificate lifetimes beyond a day. */
+  private Duration sshLifetime(Entry e, String what, Duration fallback, Duration min, Duration max) {
+    if (e == null) return fallback;
+    String t = text(e.value());
+    Matcher m = t == null ? null : SSH_DURATION.matcher(t);
+    if (m == null || !m.matches()) {
+      error(e.value().pos(), what + " " + show(e.value()) + " is not a duration (write e.g. 90s, 10m, 8h, 7d)");
+      return fallback;
+    }
+    long n = Long.parseLong(m.group(1));
+    Duration d = switch (m.group(2)) {
+      case "s" -> Duration.ofSeconds(n);
+      case "m" -> Duration.ofMinutes(n);
+      case "h" -> Duration.ofHours(n);
+      default -> Duration.ofDays(n);
+    };
+    if (d.compareTo(min) < 0 || d.compareTo(max) > 0) {
+      error(e.value().pos(), what + " " + t + " is out of bounds (" + withDays(min) + " to " + withDays(max) + ")");
+      return fallback;
+    }
+    return d;
+  }
+
+  private static String withDays(Duration d) {
+    return d.toSeconds() % 86_400 == 0 && d.toSeconds() > 86_400 ? d.toDays() + "d" : Policy.format(d);
   }
 
   private Map<String, String> audiences(String cls, Entry entry, List<String> names) {

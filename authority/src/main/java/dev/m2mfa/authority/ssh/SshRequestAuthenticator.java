@@ -68,8 +68,12 @@ public final class SshRequestAuthenticator {
     this.jwksJson = jwksJson;
   }
 
-  /** The machine the request speaks for. */
-  public record Caller(MachineRecord machine, String tokenJti) {}
+  /**
+   * The machine the request speaks for.
+   *
+   * @param acr the token's {@code acr} claim (the level its login reached), empty if it has none
+   */
+  public record Caller(MachineRecord machine, String tokenJti, Optional<String> acr) {}
 
   /** Authentication failed; {@code reason} is for the audit log, never for the client. */
   public static final class Refused extends Exception {
@@ -155,7 +159,7 @@ public final class SshRequestAuthenticator {
       if (!m.get().spiffeId().equals(sub)) throw new Refused("sub does not match the machine");
       if (!constantTimeEquals(m.get().keyThumbprint(), expectedJkt)) throw new Refused("token bound to another key");
       remember(expectedJkt, jti, iat.toInstant().plus(PROOF_WINDOW).toEpochMilli(), now.toEpochMilli());
-      return new Caller(m.get(), c.getJWTID());
+      return new Caller(m.get(), c.getJWTID(), Optional.ofNullable(c.getStringClaim("acr")));
     } catch (Refused r) {
       throw r;
     } catch (java.text.ParseException | com.nimbusds.jose.JOSEException | IllegalArgumentException e) {

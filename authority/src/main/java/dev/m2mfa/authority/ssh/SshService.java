@@ -1,6 +1,7 @@
 package dev.m2mfa.authority.ssh;
 
 import dev.m2mfa.authority.audit.AuditLog;
+import dev.m2mfa.authority.policy.Policy;
 import dev.m2mfa.authority.revocation.RevocationHub;
 import dev.m2mfa.authority.store.MachineRecord;
 import dev.m2mfa.authority.store.SshCertificateRecord;
@@ -19,6 +20,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.function.Supplier;
 import org.apache.sshd.common.config.keys.KeyUtils;
 import org.apache.sshd.common.config.keys.OpenSshCertificate;
 import org.apache.sshd.common.config.keys.PublicKeyEntry;
@@ -29,7 +32,9 @@ import org.apache.sshd.common.config.keys.PublicKeyEntry;
  * <h2>Issuing</h2>
  * The caller was authenticated by {@link SshRequestAuthenticator} (token from a full
  * multi-factor login, DPoP). In one store transaction: the machine is re-read and must be
- * active; {@link SshGrantPolicy} decides principals, validity and options; a random non-zero
+ * active; {@link SshGrantPolicy} decides principals, validity and options, or refuses
+ * ({@link SshGrantPolicy.NotGranted}, e.g. the token's acr below the class's ssh
+ * {@code min_level}: then nothing is signed or recorded); a random non-zero
  * 63-bit serial that was never used is drawn; the certificate is signed and recorded with the
  * latest revocation sequence number. Then {@code ssh.user_certificate} /
  * {@code ssh.host_certificate} is made durable in the audit log before the certificate is
@@ -90,9 +95,14 @@ public final class SshService {
     }, r -> Thread.ofPlatform().name("open-ssh-ca").start(r));
   }
 
-  /** The service for an opened authority; {@code caFuture} from {@link #openCaAsync}. */
+  /**
+   * The service for an opened authority; {@code caFuture} from {@link #openCaAsync}. Grants
+   * come from {@code policies} (read per certificate, so a reload applies to the next one)
+   * for classes with an {@code ssh:} block, else from authority.conf
+   * ({@link SshGrantPolicy#fromPolicy}).
+   */
   public static SshService open(Path authorityDir, CompletableFuture<SshCertificateAuthority> caFuture, Store store, AuditLog audit,
-      RevocationHub hub, SshRequestAuthenticator authenticator) throws IOException {
+      RevocationHub hub, SshRequestAuthenticator authenticator, Supplier<Policy> policies) throws IOException {
     SshConfig config = SshConfig.load(authorityDir.resolve("authority.conf"));
     SshCertificateAuthority ca;
     try {
@@ -102,7 +112,7 @@ public final class SshService {
       if (e.getCause() instanceof RuntimeException r) throw r; // e.g. a bad ssh.* option: its message names the key
       throw e;
     }
-    return new SshService(store, audit, hub, ca, SshGrantPolicy.fromConfig(config), authenticator);
+    return new SshService(store, audit, hub, ca, SshGrantPolicy.fromPolicy(policies, config), authenticator);
   }
 
   public SshRequestAuthenticator authenticator() {
@@ -124,22 +134,32 @@ public final class SshService {
     }
   }
 
-  public Issued issueUser(MachineRecord caller, PublicKey key, InetAddress source, String tokenJti) throws MachineInactive {
-    return issue(SshGrantPolicy.Kind.USER, caller, key, source, tokenJti);
+  /** @param acr the {@code acr} of the caller's verified token (the policy may demand a minimum) */
+  public Issued issueUser(MachineRecord caller, PublicKey key, InetAddress source, String tokenJti, Optional<String> acr)
+      throws MachineInactive, SshGrantPolicy.NotGranted {
+    return issue(SshGrantPolicy.Kind.USER, caller, key, source, tokenJti, acr);
   }
 
-  public Issued issueHost(MachineRecord caller, PublicKey key, InetAddress source, String tokenJti) throws MachineInactive {
-    return issue(SshGrantPolicy.Kind.HOST, caller, key, source, tokenJti);
+  public Issued issueHost(MachineRecord caller, PublicKey key, InetAddress source, String tokenJti, Optional<String> acr)
+      throws MachineInactive, SshGrantPolicy.NotGranted {
+    return issue(SshGrantPolicy.Kind.HOST, caller, key, source, tokenJti, acr);
   }
 
-  private Issued issue(SshGrantPolicy.Kind kind, MachineRecord caller, PublicKey key, InetAddress source, String tokenJti)
-      throws MachineInactive {
+  private Issued issue(SshGrantPolicy.Kind kind, MachineRecord caller, PublicKey key, InetAddress source, String tokenJti,
+      Optional<String> acr) throws MachineInactive, SshGrantPolicy.NotGranted {
     Instant now = Instant.now();
     String fingerprint = KeyUtils.getFingerPrint(key);
+    SshGrantPolicy.NotGranted[] refused = new SshGrantPolicy.NotGranted[1];
     Issued issued = store.transaction(() -> {
       MachineRecord m = store.machines().find(caller.name()).filter(MachineRecord::active).orElse(null);
       if (m == null) return null;
-      SshGrantPolicy.Grant g = policy.decide(kind, m, source, now);
+      SshGrantPolicy.Grant g;
+      try {
+        g = policy.decide(kind, m, acr, source, now);
+      } catch (SshGrantPolicy.NotGranted e) {
+        refused[0] = e; // nothing signed, nothing recorded
+        return null;
+      }
       long serial = freshSerial();
       String keyId = "m2mfa:" + m.spiffeId() + ":" + Long.toUnsignedString(serial);
       OpenSshCertificate cert = kind == SshGrantPolicy.Kind.USER
@@ -150,6 +170,7 @@ public final class SshService {
       return new Issued(PublicKeyEntry.toString(cert), serial, keyId, g.principals(), g.validAfter(), g.validBefore(),
           g.criticalOptions());
     });
+    if (refused[0] != null) throw refused[0];
     if (issued == null) throw new MachineInactive();
     Map<String, Object> detail = new LinkedHashMap<>();
     detail.put("serial", Long.toUnsignedString(issued.serial()));

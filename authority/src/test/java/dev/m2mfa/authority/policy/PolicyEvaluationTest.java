@@ -297,6 +297,9 @@ class PolicyEvaluationTest {
     assertThat(text).contains("higher levels (reached if their factors also pass; not needed for this audience):\n  hardware (m2mfa:hardware)");
     assertThat(text).contains("on clone: lock; on factor failure: step-up; on anomaly: alert\n");
     assertThat(policy.explain("web", "inventory")).contains("audience 'inventory' is not listed; \"*\" requires baseline");
+    assertThat(text).contains("ssh certificates: no ssh block; authority.conf's ssh.* options apply\n");
+    assertThat(policy.explain("batch", "m2mfa:ssh")).contains("ssh certificates: principals deploy, {machine}; user 5m, host 168h;"
+        + " force-command /usr/local/bin/run-batch; user certificates need at least strong (m2mfa:strong)\n");
     assertThat(policy.explain("ghost", "x")).isEqualTo("class 'ghost' is not in the policy (classes: web, batch): its machines cannot log in.\n");
   }
 }

@@ -185,7 +185,7 @@ class PolicyValidationTest {
     assertThat(errors(VALID.replace("all_of: [key, network]", "all_of: [key, network]\n        al_of: [posture]")))
         .containsExactly("p.yaml:7:9: unknown key 'al_of' in level (expected: name, all_of, any_of, token_lifetime, certificate_lifetime)");
     assertThat(errors(VALID + "    audience:\n      x: strong\n"))
-        .containsExactly("p.yaml:11:5: unknown key 'audience' in class 'web' (expected: levels, audiences, on)");
+        .containsExactly("p.yaml:11:5: unknown key 'audience' in class 'web' (expected: levels, audiences, on, ssh)");
   }
 
   @Test
@@ -263,5 +263,172 @@ class PolicyValidationTest {
     Policy p = Policy.load(List.of(Path.of("../examples/policy.yaml")), INSTALLED);
     assertThat(p.classNames()).containsExactly("web", "batch");
     assertThat(p.acrOrder()).containsExactly("m2mfa:baseline", "m2mfa:strong", "m2mfa:hardware");
+    assertThat(p.machineClass("web").orElseThrow().ssh()).isEmpty();
+    SshGrant batch = p.machineClass("batch").orElseThrow().ssh().orElseThrow();
+    assertThat(batch.principalsFor("runner-3")).containsExactly("deploy", "runner-3");
+    assertThat(batch.userCertificateLifetime()).isEqualTo(java.time.Duration.ofMinutes(5));
+    assertThat(batch.hostCertificateLifetime()).isEqualTo(java.time.Duration.ofDays(7));
+    assertThat(batch.forceCommand()).contains("/usr/local/bin/run-batch");
+    assertThat(batch.minLevel()).contains("strong");
+    // the example keeps what it says: the login for SSH already needs min_level
+    assertThat(p.neededLevel("batch", "m2mfa:ssh", java.util.Optional.empty()).name()).isEqualTo("strong");
+  }
+
+  // ---------------------------------------------------------------- the ssh block
+
+  private static final String SSH_KEYS = "principals, user_certificate_lifetime, host_certificate_lifetime, force_command, min_level";
+
+  private Policy loads(String yaml) throws Exception {
+    Path f = dir.resolve("ok.yaml");
+    Files.writeString(f, yaml);
+    return Policy.load(List.of(f), INSTALLED);
+  }
+
+  /** VALID with an ssh block whose body lines follow (each indented under "ssh:", starting at line 12). */
+  private static String withSsh(String... body) {
+    StringBuilder b = new StringBuilder(VALID).append("    ssh:\n");
+    for (String line : body) b.append("      ").append(line).append('\n');
+    return b.toString();
+  }
+
+  @Test
+  void aFullSshBlockLoadsAndIsOnTheClass() throws Exception {
+    Path f = dir.resolve("p.yaml");
+    Files.writeString(f, withSsh("principals: [deploy, \"{machine}\", \"1001\", build@ci]", "user_certificate_lifetime: 5m",
+        "host_certificate_lifetime: 30d", "force_command: \"/usr/local/bin/ship --env prod\"", "min_level: strong"));
+    Policy policy = Policy.load(List.of(f), INSTALLED);
+    SshGrant ssh = policy.machineClass("web").orElseThrow().ssh().orElseThrow();
+    // valid, but explain warns: nothing raises the login for m2mfa:ssh to strong
+    assertThat(policy.explain("web", "m2mfa:ssh")).contains("ssh certificates: principals deploy, {machine}, 1001, build@ci; user 5m,"
+        + " host 720h; force-command /usr/local/bin/ship --env prod; user certificates need at least strong (m2mfa:strong) -- but"
+        + " audience m2mfa:ssh needs only baseline, so the agent's login for SSH will not reach strong (add \"m2mfa:ssh\": strong to"
+        + " audiences)\n");
+    assertThat(ssh.principals()).containsExactly("deploy", "{machine}", "1001", "build@ci");
+    assertThat(ssh.principalsFor("web-1")).containsExactly("deploy", "web-1", "1001", "build@ci");
+    assertThat(ssh.userCertificateLifetime()).isEqualTo(java.time.Duration.ofMinutes(5));
+    assertThat(ssh.hostCertificateLifetime()).isEqualTo(java.time.Duration.ofDays(30));
+    assertThat(ssh.forceCommand()).contains("/usr/local/bin/ship --env prod");
+    assertThat(ssh.minLevel()).contains("strong");
+  }
+
+  @Test
+  void anEmptySshBlockMeansTheDefaultsAndNoBlockMeansNone() throws Exception {
+    Path f = dir.resolve("p.yaml");
+    Files.writeString(f, VALID + "    ssh: {}\n");
+    assertThat(Policy.load(List.of(f), INSTALLED).machineClass("web").orElseThrow().ssh()).contains(SshGrant.defaults());
+    assertThat(SshGrant.defaults().principals()).containsExactly("{machine}");
+    assertThat(SshGrant.defaults().userCertificateLifetime()).isEqualTo(java.time.Duration.ofMinutes(10));
+    Files.writeString(f, VALID);
+    assertThat(Policy.load(List.of(f), INSTALLED).machineClass("web").orElseThrow().ssh()).isEmpty();
+    assertThat(Policy.fromLegacyClasses(java.util.Map.of("default", List.of("key"))).machineClass("default").orElseThrow().ssh()).isEmpty();
+  }
+
+  @Test
+  void sshMustBeAMapping() throws Exception {
+    assertThat(errors(VALID + "    ssh: [deploy]\n"))
+        .containsExactly("p.yaml:11:10: 'ssh' of class 'web' must be a mapping (keys: " + SSH_KEYS + ")");
+  }
+
+  @Test
+  void unknownKeyInSsh() throws Exception {
+    assertThat(errors(withSsh("principles: [deploy]")))
+        .containsExactly("p.yaml:12:7: unknown key 'principles' in ssh (expected: " + SSH_KEYS + ")");
+  }
+
+  @Test
+  void principalsMustBeANonEmptyList() throws Exception {
+    String message = "ssh principals must be a non-empty list of names (\"{machine}\" is the machine's name)";
+    assertThat(errors(withSsh("principals: []"))).containsExactly("p.yaml:12:19: " + message);
+    assertThat(errors(withSsh("principals: deploy"))).containsExactly("p.yaml:12:19: " + message);
+  }
+
+  @ParameterizedTest
+  @CsvSource(delimiter = '|', value = {
+      "'\"bad name\"'   | p.yaml:12:20: principal 'bad name' must be 1-64 printable ASCII characters without spaces or commas",
+      "'\"a,b\"'        | p.yaml:12:20: principal 'a,b' must be 1-64 printable ASCII characters without spaces or commas",
+      "'\"tab\\there\"' | p.yaml:12:20: principal 'tab\\x09here' must be 1-64 printable ASCII characters without spaces or commas",
+      "'\"\"'           | p.yaml:12:20: principal '' must be 1-64 printable ASCII characters without spaces or commas",
+      "'\"caf\u00e9\"'  | p.yaml:12:20: principal 'caf\u00e9' must be 1-64 printable ASCII characters without spaces or commas",
+      "'\"{host}\"'     | p.yaml:12:20: principal '{host}' has an unknown placeholder (the only one is {machine})",
+      "'\"{machine\"'   | p.yaml:12:20: principal '{machine' has an unknown placeholder (the only one is {machine})"})
+  void principalSyntax(String principal, String expected) throws Exception {
+    assertThat(errors(withSsh("principals: [" + principal + "]"))).containsExactly(expected);
+  }
+
+  @Test
+  void aPrincipalIsAtMost64Characters() throws Exception {
+    String p64 = "p".repeat(64);
+    Path f = dir.resolve("p.yaml");
+    Files.writeString(f, withSsh("principals: [" + p64 + "]"));
+    assertThat(Policy.load(List.of(f), INSTALLED).machineClass("web").orElseThrow().ssh().orElseThrow().principals()).containsExactly(p64);
+    assertThat(errors(withSsh("principals: [" + p64 + "q]"))).containsExactly("p.yaml:12:20: principal '" + "p".repeat(40)
+        + "...' must be 1-64 printable ASCII characters without spaces or commas");
+  }
+
+  @Test
+  void atMost32Principals() throws Exception {
+    List<String> names = new java.util.ArrayList<>();
+    for (int i = 0; i < 33; i++) names.add("u" + i);
+    assertThat(loads(withSsh("principals: [" + String.join(", ", names.subList(0, 32)) + "]")).machineClass("web").orElseThrow().ssh()
+        .orElseThrow().principals()).hasSize(32);
+    // the 33rd name is where the list went too far: u0..u9 take 4 columns each, u10..u31 5
+    int column = 20 + 10 * 4 + 22 * 5;
+    assertThat(errors(withSsh("principals: [" + String.join(", ", names) + "]")))
+        .containsExactly("p.yaml:12:" + column + ": ssh principals list 33 names; at most 32 are allowed");
+  }
+
+  @Test
+  void aPrincipalListedTwice() throws Exception {
+    assertThat(errors(withSsh("principals: [deploy, \"{machine}\", deploy]")))
+        .containsExactly("p.yaml:12:41: principal 'deploy' is listed twice");
+  }
+
+  @ParameterizedTest
+  @CsvSource(delimiter = '|', value = {
+      "user_certificate_lifetime: 10 minutes | p.yaml:12:34: user_certificate_lifetime '10 minutes' is not a duration (write e.g. 90s, 10m, 8h, 7d)",
+      "user_certificate_lifetime: 600        | p.yaml:12:34: user_certificate_lifetime '600' is not a duration (write e.g. 90s, 10m, 8h, 7d)",
+      "user_certificate_lifetime: 59s        | p.yaml:12:34: user_certificate_lifetime 59s is out of bounds (1m to 24h)",
+      "user_certificate_lifetime: 2d         | p.yaml:12:34: user_certificate_lifetime 2d is out of bounds (1m to 24h)",
+      "host_certificate_lifetime: 4m         | p.yaml:12:34: host_certificate_lifetime 4m is out of bounds (5m to 30d)",
+      "host_certificate_lifetime: 31d        | p.yaml:12:34: host_certificate_lifetime 31d is out of bounds (5m to 30d)",
+      "host_certificate_lifetime: [1d]       | p.yaml:12:34: host_certificate_lifetime a list is not a duration (write e.g. 90s, 10m, 8h, 7d)"})
+  void sshLifetimes(String line, String expected) throws Exception {
+    assertThat(errors(withSsh(line))).containsExactly(expected);
+  }
+
+  @Test
+  void sshLifetimeBoundsAreInclusive() throws Exception {
+    SshGrant low = loads(withSsh("user_certificate_lifetime: 1m", "host_certificate_lifetime: 5m")).machineClass("web").orElseThrow()
+        .ssh().orElseThrow();
+    assertThat(low.userCertificateLifetime()).isEqualTo(SshGrant.MIN_USER_LIFETIME);
+    assertThat(low.hostCertificateLifetime()).isEqualTo(SshGrant.MIN_HOST_LIFETIME);
+    SshGrant high = loads(withSsh("user_certificate_lifetime: 24h", "host_certificate_lifetime: 720h")).machineClass("web").orElseThrow()
+        .ssh().orElseThrow();
+    assertThat(high.userCertificateLifetime()).isEqualTo(SshGrant.MAX_USER_LIFETIME);
+    assertThat(high.hostCertificateLifetime()).isEqualTo(SshGrant.MAX_HOST_LIFETIME);
+  }
+
+  @Test
+  void forceCommand() throws Exception {
+    String message = "force_command must be 1-1024 characters without control characters";
+    assertThat(errors(withSsh("force_command: \"rm\\n-rf\""))).containsExactly("p.yaml:12:22: " + message);
+    assertThat(errors(withSsh("force_command: \" \""))).containsExactly("p.yaml:12:22: " + message);
+    assertThat(errors(withSsh("force_command: " + "x".repeat(1025)))).containsExactly("p.yaml:12:22: " + message);
+    assertThat(errors(withSsh("force_command: [a, b]"))).containsExactly("p.yaml:12:22: force_command must be a command line, got a list");
+  }
+
+  @Test
+  void minLevelMustBeALevelOfTheClass() throws Exception {
+    assertThat(errors(withSsh("min_level: gold")))
+        .containsExactly("p.yaml:12:18: ssh min_level 'gold' is not a level of class 'web' (levels: baseline, strong)");
+    assertThat(errors(withSsh("min_level: {name: strong}"))).containsExactly("p.yaml:12:18: ssh min_level must name a level, got a mapping");
+  }
+
+  @Test
+  void sshErrorsAreReportedWithTheOthers() throws Exception {
+    assertThat(errors(withSsh("principals: [\"a b\"]", "user_certificate_lifetime: 0s", "min_level: gold"))).containsExactly(
+        "p.yaml:12:20: principal 'a b' must be 1-64 printable ASCII characters without spaces or commas",
+        "p.yaml:13:34: user_certificate_lifetime 0s is out of bounds (1m to 24h)",
+        "p.yaml:14:18: ssh min_level 'gold' is not a level of class 'web' (levels: baseline, strong)");
   }
 }
