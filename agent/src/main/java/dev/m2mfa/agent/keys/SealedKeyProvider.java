@@ -136,7 +136,7 @@ public final class SealedKeyProvider implements KeyProvider {
   private static KeyEncryptionKeySource autoSource(KeyContext c) {
     String name = c.options().get("auto_unseal");
     if (name == null || name.isBlank() || name.equals("none")) return null;
-    for (KeyEncryptionKeySource s : ServiceLoader.load(KeyEncryptionKeySource.class)) if (s.name().equals(name)) return s;
+    for (KeyEncryptionKeySource s : ServiceLoader.load(KeyEncryptionKeySource.class)) if (s.name().equals(name)) return s.withOptions(c.options());
     throw new IllegalArgumentException("key.auto_unseal names an unknown source: " + name);
   }
 
