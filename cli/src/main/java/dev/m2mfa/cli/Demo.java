@@ -166,6 +166,9 @@ public final class Demo {
           DemoSealedScene.Outcome sealed = DemoSealedScene.play(admin, authority, tmp, AUDIENCE);
           scene("machine-c's key is sealed to 2 of 3 operator shares", sealed.expected(), sealed.observed(), sealed.ok());
 
+          // Scene 7b: machine-d's key lives in a TPM (swtpm here; skipped with the reason when it is not installed)
+          DemoTpmScene.play(authority, admin, tmp, say, "machine-d", "127.0.0.5").forEach(t -> scenes.add(t));
+
           // Scene 8
           JsonNode v = admin.get("/v1/admin/audit/verify");
           scene("audit log", "hash chain intact, every decision recorded",
