@@ -46,8 +46,18 @@ public final class TpmKeySource implements KeyEncryptionKeySource {
   @Override
   public KeyEncryptionKeySource withOptions(Map<String, String> options) {
     String t = options.getOrDefault("tcti", TpmTools.DEVICE_TCTI).strip();
-    TpmTools.of(t); // validates, or IllegalArgumentException
-    return new TpmKeySource(t, options.getOrDefault("auto_unseal_pcrs", TpmSealedSecret.DEFAULT_PCRS).strip());
+    try {
+      TpmTools.of(t);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("key.tcti is not a valid TCTI string (e.g. device:/dev/tpmrm0)");
+    }
+    String pcrs = options.getOrDefault("auto_unseal_pcrs", TpmSealedSecret.DEFAULT_PCRS).strip();
+    try {
+      TpmSealedSecret.checkPcrs(pcrs);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("key.auto_unseal_pcrs: " + e.getMessage());
+    }
+    return new TpmKeySource(t, pcrs);
   }
 
   @Override
