@@ -49,8 +49,8 @@ public final class SealedKeyProvider implements KeyProvider {
     try {
       SealedKeyFile f = SealedKeyFile.seal(pkcs8, kp.getPublic().getEncoded(), secret, SealedKeyFile.KIND_PASSPHRASE, 0, 0, kdf(context),
           SealedKeyFile.newSalt());
+      SealedKey key = handle(context, f); // bad options refused before anything is written
       KeyFiles.writeAtomically(file, f.encode(), "rw-------");
-      SealedKey key = handle(context, f);
       key.startUnlocked(new SoftwareKey(kp.getPrivate(), kp.getPublic()), secret); // just generated: no second derivation
       return key;
     } finally {

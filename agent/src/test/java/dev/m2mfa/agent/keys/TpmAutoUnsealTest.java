@@ -93,6 +93,18 @@ class TpmAutoUnsealTest {
   }
 
   @Test
+  void badAutoUnsealOptionsAreRefusedBeforeAnythingIsWritten() throws Exception {
+    assertThatThrownBy(() -> new SealedKeyProvider().generate(ctx("sha256:99"))).hasMessageContaining("key.auto_unseal_pcrs");
+    Map<String, String> o = new HashMap<>(ctx("sha256:23").options());
+    o.put("tcti", "swtpm:host=;reboot");
+    assertThatThrownBy(() -> new SealedKeyProvider().generate(KeyContext.of(dir, o, KeyContext.Secrets.fixed(PASS.toCharArray()))))
+        .hasMessageContaining("key.tcti is not a valid TCTI");
+    try (var files = Files.list(dir)) {
+      assertThat(files.toList()).isEmpty();
+    }
+  }
+
+  @Test
   void sealedFilesCopiedToAnotherTpmUnlockNothing() throws Exception {
     new SealedKeyProvider().generate(ctx("sha256:23"));
     try (Swtpm other = Swtpm.start(tmp.resolve("other"), tmp.resolve("ca"))) {
