@@ -133,10 +133,15 @@ public final class Agent {
    * Generates the identity key with the provider {@code keys} names, enrolls with a join token
    * and stores the first certificate. The enrollment tells the authority where the key lives
    * ({@code key_residence}: provider name and its evidence); the authority decides what it
-   * believes. The key configuration goes to agent.conf.
+   * believes. The key configuration goes to agent.conf. {@code key_provider=tpm} enrolls by
+   * TPM credential activation instead ({@code TpmEnrollment}).
    */
   public static Agent enroll(Path dir, String host, int port, X509Certificate root, String joinToken, KeyConfig keys,
       KeyContext.Secrets secrets, InetAddress bind) throws IOException {
+    if (keys.provider().equals(dev.m2mfa.agent.keys.tpm.TpmProvider.NAME)) {
+      // a TPM key is only worth its residence when the authority checked it: credential activation
+      return dev.m2mfa.agent.keys.tpm.TpmEnrollment.enroll(dir, host, port, root, joinToken, keys, bind);
+    }
     Files.createDirectories(dir);
     KeyProvider provider = KeyProviders.byName(keys.provider());
     KeyContext context = KeyContext.of(dir, keys.options(), secrets);

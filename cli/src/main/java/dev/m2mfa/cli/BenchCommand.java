@@ -47,7 +47,7 @@ public final class BenchCommand {
     @Option(names = "--floor-millis", defaultValue = "2000", description = "Measured milliseconds per crypto operation for the floor (default ${DEFAULT-VALUE}).")
     long floorMillis;
     @Option(names = "--json", description = "Print one JSON object on stdout.") boolean json;
-    @Option(names = "--key-provider", defaultValue = "software", description = "Where the machines' keys live: software, sealed, pkcs11 (SoftHSM2) (default ${DEFAULT-VALUE}).")
+    @Option(names = "--key-provider", defaultValue = "software", description = "Where the machines' keys live: software, sealed, pkcs11 (SoftHSM2), tpm (a swtpm started for the run, or $M2MFA_BENCH_TPM_TCTI) (default ${DEFAULT-VALUE}).")
     String keyProvider;
 
     @Override

@@ -128,12 +128,11 @@ public final class Demo {
               "bearer " + bearer + ", other key " + wrongKey + ", fresh proof " + first + ", replayed proof " + replay,
               bearer == 401 && wrongKey == 401 && first == 200 && replay == 401);
 
-
           // Scene 4
-          Agent renewedA = cloneScene(admin, authority, tmp, inventory, a, ca, passphrase);
+          Agent aReenrolled = cloneScene(admin, authority, tmp, inventory, a, ca, passphrase);
 
-          // SSH scenes (machine-a as re-enrolled above)
-          DemoSshScene.play(authority, admin, renewedA, b, tmp).forEach(s -> scene(s.name(), s.expected(), s.observed(), s.ok()));
+          // the SSH scenes end by revoking machine-a, so they come after the clone scene (which needs it active)
+          DemoSshScene.play(authority, admin, aReenrolled, b, tmp).forEach(s -> scene(s.name(), s.expected(), s.observed(), s.ok()));
 
           // Scene 5
           Agent.Credential cb = b.login(AUDIENCE);
@@ -167,6 +166,9 @@ public final class Demo {
 
           DemoSealedScene.Outcome sealed = DemoSealedScene.play(admin, authority, tmp, AUDIENCE);
           scene("machine-c's key is sealed to 2 of 3 operator shares", sealed.expected(), sealed.observed(), sealed.ok());
+
+          // Scene 7b: machine-d's key lives in a TPM (swtpm here; skipped with the reason when it is not installed)
+          DemoTpmScene.play(authority, admin, tmp, say, "machine-d", "127.0.0.5").forEach(t -> scenes.add(t));
 
           // Scene 8
           JsonNode v = admin.get("/v1/admin/audit/verify");

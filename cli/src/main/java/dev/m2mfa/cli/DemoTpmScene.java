@@ -3,27 +3,24 @@ package dev.m2mfa.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.m2mfa.agent.Agent;
-import dev.m2mfa.agent.keys.tpm.TpmEnrollment;
+import dev.m2mfa.agent.keys.KeyContext;
+import dev.m2mfa.agent.keys.tpm.TpmProvider;
 import dev.m2mfa.agent.keys.tpm.TpmKeyProvider;
 import dev.m2mfa.agent.keys.tpm.TpmTools;
 import dev.m2mfa.authority.Authority;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.InetAddress;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
- * Demo scenes for a TPM-resident key (not yet wired into {@link Demo}; the caller passes the
- * running authority and its admin client): machine-b enrolls with its login key inside a
+ * Demo scenes for a TPM-resident key (played by {@link Demo}, which passes the running
+ * authority and its admin client): machine-b enrolls with its login key inside a
  * TPM (a swtpm started here, with its state in the demo's temp directory) and logs in; then
  * every file of machine-b is copied to another host with its own TPM, where the key does not
  * load, and a key of that host's TPM cannot log in as machine-b.
@@ -34,7 +31,6 @@ import java.util.stream.Stream;
 public final class DemoTpmScene {
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final int HANDLE = TpmKeyProvider.DEFAULT_HANDLE;
-  private static final String[] TOOLS = {"/usr/bin/swtpm", "/usr/bin/swtpm_setup", "/usr/bin/tpm2_createek"};
 
   private DemoTpmScene() {}
 
@@ -48,19 +44,20 @@ public final class DemoTpmScene {
   public static List<Demo.Scene> play(Authority authority, AdminClient admin, Path tmp, PrintStream say, String name, String address)
       throws Exception {
     List<Demo.Scene> scenes = new ArrayList<>();
-    for (String tool : TOOLS) {
-      if (!Files.isExecutable(Path.of(tool))) {
-        String why = "skipped: " + tool + " is not installed (Debian packages swtpm, swtpm-tools, tpm2-tools)";
-        scenes.add(report(say, name + "'s key lives in a TPM", "enrolled by credential activation, login passes", why, true));
-        return scenes;
-      }
+    String missing = SwtpmProcess.missingTool();
+    if (missing != null) {
+      String why = "skipped: " + missing + " is not installed (Debian packages swtpm, swtpm-tools, tpm2-tools)";
+      scenes.add(report(say, name + "'s key lives in a TPM", "enrolled by credential activation, login passes", why, true));
+      scenes.add(report(say, "every file of " + name + " copied to a host with another TPM", "the hardware factor fails there", why, true));
+      return scenes;
     }
     InetAddress bind = InetAddress.ofLiteral(address);
-    try (Swtpm hostB = Swtpm.start(tmp.resolve(name + "-tpm")); Swtpm thief = Swtpm.start(tmp.resolve("thief-tpm"))) {
+    try (SwtpmProcess hostB = SwtpmProcess.start(tmp.resolve(name + "-tpm")); SwtpmProcess thief = SwtpmProcess.start(tmp.resolve("thief-tpm"))) {
       JsonNode t = admin.post("/v1/admin/join-tokens", Map.of("name", name, "cidrs", List.of(address + "/32"), "ttl_seconds", 300));
       Path dir = tmp.resolve(name);
-      Agent agent = TpmEnrollment.enroll(dir, "127.0.0.1", authority.port(), authority.ca().root(), t.path("join_token").asText(),
-          TpmTools.of(hostB.tcti()), HANDLE, bind);
+      // the generic enrollment: key_provider=tpm goes through credential activation (TpmEnrollment)
+      Agent agent = Agent.enroll(dir, "127.0.0.1", authority.port(), authority.ca().root(), t.path("join_token").asText(),
+          TpmProvider.config(hostB.tcti(), HANDLE), KeyContext.Secrets.none(), bind);
       JsonNode state = JSON.readTree(authority.store().factorStates().get(name, "hardware").orElse("{}"));
       Agent.Credential c = agent.login("inventory");
       boolean ok = "tpm".equals(state.path("residence").asText()) && c.amr().contains("key");
@@ -78,7 +75,7 @@ public final class DemoTpmScene {
       String loadResult;
       boolean loadRefused;
       try {
-        TpmEnrollment.open(stolen, bind);
+        Agent.open(stolen, KeyContext.Secrets.none(), bind);
         loadResult = "the copied key loaded";
         loadRefused = false;
       } catch (IOException e) {
@@ -110,70 +107,5 @@ public final class DemoTpmScene {
   private static Demo.Scene report(PrintStream say, String name, String expected, String observed, boolean ok) {
     say.printf("  [%s] %s%n        expected: %s%n        observed: %s%n%n", ok ? " ok " : "FAIL", name, expected, observed);
     return new Demo.Scene(name, expected, observed, ok);
-  }
-
-  /** A manufactured swtpm (EK and EK certificate from its own local CA) on a free loopback port pair. */
-  private static final class Swtpm implements AutoCloseable {
-    private final Process process;
-    private final int port;
-
-    private Swtpm(Process process, int port) {
-      this.process = process;
-      this.port = port;
-    }
-
-    static Swtpm start(Path dir) throws Exception {
-      Path state = Files.createDirectories(dir.resolve("state"));
-      Path ca = Files.createDirectories(dir.resolve("ca"));
-      Path localCa = dir.resolve("swtpm-localca.conf");
-      Files.writeString(localCa, "statedir = " + ca + "\nsigningkey = " + ca.resolve("signkey.pem") + "\nissuercert = "
-          + ca.resolve("issuercert.pem") + "\ncertserial = " + ca.resolve("certserial") + "\n");
-      Path setup = dir.resolve("swtpm_setup.conf");
-      Files.writeString(setup, "create_certs_tool = /usr/bin/swtpm_localca\ncreate_certs_tool_config = " + localCa
-          + "\ncreate_certs_tool_options = /etc/swtpm-localca.options\nactive_pcr_banks = sha256\n");
-      Process s = new ProcessBuilder("swtpm_setup", "--tpm2", "--tpmstate", state.toString(), "--create-ek-cert", "--config",
-          setup.toString(), "--overwrite").redirectErrorStream(true).redirectOutput(dir.resolve("setup.log").toFile()).start();
-      if (!s.waitFor(60, TimeUnit.SECONDS) || s.exitValue() != 0) throw new IOException("swtpm_setup failed; see " + dir.resolve("setup.log"));
-      int port = freePortPair();
-      Process p = new ProcessBuilder("swtpm", "socket", "--tpm2", "--server", "type=tcp,port=" + port + ",bindaddr=127.0.0.1",
-          "--ctrl", "type=tcp,port=" + (port + 1) + ",bindaddr=127.0.0.1", "--tpmstate", "dir=" + state,
-          "--flags", "not-need-init,startup-clear").redirectErrorStream(true).redirectOutput(dir.resolve("swtpm.log").toFile()).start();
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-      while (System.nanoTime() < deadline && p.isAlive()) {
-        try (Socket sock = new Socket()) {
-          sock.connect(new InetSocketAddress("127.0.0.1", port), 200);
-          return new Swtpm(p, port);
-        } catch (IOException notYet) {
-          Thread.sleep(20);
-        }
-      }
-      p.destroyForcibly();
-      throw new IOException("swtpm did not start; see " + dir.resolve("swtpm.log"));
-    }
-
-    private static int freePortPair() throws IOException {
-      for (int i = 0; i < 50; i++) {
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-          int port = s.getLocalPort();
-          if (port >= 65535) continue;
-          try (ServerSocket next = new ServerSocket(port + 1, 1, InetAddress.getLoopbackAddress())) {
-            return port;
-          } catch (IOException taken) {
-            // try another pair
-          }
-        }
-      }
-      throw new IOException("no free pair of loopback ports");
-    }
-
-    String tcti() {
-      return "swtpm:host=127.0.0.1,port=" + port;
-    }
-
-    @Override
-    public void close() throws InterruptedException {
-      process.destroy();
-      if (!process.waitFor(5, TimeUnit.SECONDS)) process.destroyForcibly();
-    }
   }
 }

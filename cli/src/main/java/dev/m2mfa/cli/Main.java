@@ -325,8 +325,8 @@ public final class Main {
       @Option(names = "--join-token-file") Path joinTokenFile;
       @Option(names = "--passphrase-file", description = "Passphrase for the identity key file ($M2MFA_AGENT_PASSPHRASE or prompt otherwise).") Path passphraseFile;
       @Option(names = "--bind", description = "Local source address to connect from.") String bind;
-      @Option(names = "--key-provider", defaultValue = "software", description = "Where the key lives: software, sealed, pkcs11 (tpm when installed).") String keyProvider;
-      @Option(names = "--key-option", description = "A provider option, stored in agent.conf as key.NAME (repeatable), e.g. library=/usr/lib/softhsm/libsofthsm2.so, slot=0, pin_file=/etc/m2mfa/pin.") Map<String, String> keyOptions = new java.util.LinkedHashMap<>();
+      @Option(names = "--key-provider", defaultValue = "software", description = "Where the key lives: software, sealed, pkcs11, tpm (enrolls by TPM credential activation).") String keyProvider;
+      @Option(names = "--key-option", description = "A provider option, stored in agent.conf as key.NAME (repeatable), e.g. library=/usr/lib/softhsm/libsofthsm2.so, slot=0, pin_file=/etc/m2mfa/pin; tpm: tcti=device:/dev/tpmrm0, handle=0x81000201; sealed: auto_unseal=tpm, auto_unseal_pcrs=sha256:7.") Map<String, String> keyOptions = new java.util.LinkedHashMap<>();
 
       @Override
       public Integer call() throws Exception {

@@ -10,6 +10,7 @@ final class SealedKeyWait {
   static void untilUnlocked(MachineSigner key) throws InterruptedException {
     if (!(key instanceof SealedKey sealed) || !sealed.locked()) return;
     int k = sealed.sharesNeeded();
+    sealed.autoUnsealRefusal().ifPresent(why -> System.err.println("m2mfa agent: " + why));
     System.err.println("m2mfa agent: the identity key is sealed and locked; waiting for "
         + (k == 0 ? "an operator's passphrase" : k + " operators' shares") + " (m2mfa agent unlock --dir ...)");
     while (sealed.locked()) Thread.sleep(200);

@@ -166,9 +166,13 @@ class TpmEnrollmentTest {
         .isEqualTo(dev.m2mfa.authority.enroll.EnrollmentService.jkt(key.publicKey()));
     Agent.Credential cred = agent.login("inventory");
     assertThat(cred.amr()).contains("key");
-    // reopening from the state directory works too
+    // reopening from the state directory works too, and through the generic key provider SPI
     assertThat(TpmEnrollment.open(dir, null).login("inventory").amr()).contains("key");
-    // no secret, blob or key file leaks outside what the agent keeps
+    assertThat(Files.readString(dir.resolve("agent.conf"))).contains("key_provider=tpm", "key.tcti=", "key.handle=0x").doesNotContain("tpm_tcti");
+    Agent reopened = Agent.open(dir, dev.m2mfa.agent.keys.KeyContext.Secrets.none(), null);
+    assertThat(reopened.key().provider()).isEqualTo("tpm");
+    assertThat(reopened.login("inventory").amr()).contains("key");
+    // no secret, blob or key file leaks outside what the agent keeps (its key blobs and its otp-chain state)
     try (Stream<Path> files = Files.list(dir)) {
       assertThat(files.map(p -> p.getFileName().toString()).sorted().toList())
           .containsExactly("agent.conf", "machine.pem", "otp-chain.key", "otp-chain.pub", "otp-chain.secret", "root.pem", "tpm-login.priv",

@@ -14,8 +14,9 @@ import java.util.Optional;
  * passphrase's UTF-8 bytes, or the 32 bytes that k of n shares rebuild. After an operator
  * unlocks the key, the agent hands the secret to {@link #remember} so the source can seal it
  * (a TPM seals it under a PCR policy). At the next start the agent asks {@link #recall}; an
- * empty answer (boot state changed, nothing sealed yet) leaves the key locked until an
- * operator unlocks it, exactly as without a source. A wrong secret is refused by the sealed
+ * empty answer (nothing sealed yet) or an exception (boot state changed: its message says so,
+ * and {@code SealedKey#autoUnsealRefusal} keeps it for the operator) leaves the key locked
+ * until an operator unlocks it, exactly as without a source. A wrong secret is refused by the sealed
  * file as any other would be: a source cannot weaken the file, only spare the operator.
  *
  * <p>Security: a source must not write the secret anywhere readable in clear, and must
@@ -25,6 +26,15 @@ import java.util.Optional;
 public interface KeyEncryptionKeySource {
   /** The name used in {@code key.auto_unseal}. */
   String name();
+
+  /**
+   * This source configured with the sealed provider's options ({@code key.<option>} from
+   * agent.conf, prefix removed), e.g. which TPM and which PCRs; sources without options
+   * return themselves.
+   */
+  default KeyEncryptionKeySource withOptions(java.util.Map<String, String> options) {
+    return this;
+  }
 
   /** The unlock secret, or empty when this source cannot give it now. */
   Optional<SecretBytes> recall(Path stateDir) throws IOException;

@@ -39,6 +39,7 @@ public final class SealedKey implements MachineSigner {
   private SoftwareKey unlocked;
   private Instant unlockedAt;
   private boolean relocked;
+  private String autoUnsealRefusal;
 
   SealedKey(Path stateDir, SealedKeyFile sealed, Clock clock, Duration relockAfter, KeyEncryptionKeySource autoSource) {
     this.stateDir = stateDir;
@@ -131,6 +132,7 @@ public final class SealedKey implements MachineSigner {
   synchronized boolean tryAutoUnseal() {
     if (autoSource == null) return false;
     try {
+      autoUnsealRefusal = null;
       Optional<SecretBytes> s = autoSource.recall(stateDir);
       if (s.isEmpty()) return false;
       byte[] secret = s.get().revealForUse();
@@ -142,6 +144,7 @@ public final class SealedKey implements MachineSigner {
         Arrays.fill(secret, (byte) 0);
       }
     } catch (java.io.IOException e) {
+      autoUnsealRefusal = "auto-unseal (" + autoSource.name() + ") refused: " + e.getMessage();
       return false; // stays locked: an operator unlocks
     }
   }
@@ -181,6 +184,15 @@ public final class SealedKey implements MachineSigner {
     return unlocked == null;
   }
 
+  /**
+   * Why the unattended source did not unlock the key at open (for example the TPM's "boot
+   * state changed" sentence), or empty when it did, had nothing kept, or none is configured.
+   * The message names no secret.
+   */
+  public synchronized Optional<String> autoUnsealRefusal() {
+    return unlocked == null ? Optional.ofNullable(autoUnsealRefusal) : Optional.empty();
+  }
+
   /** {@code 0} for a passphrase seal, else k of the k-of-n shares. */
   public int sharesNeeded() {
     return sealed.secretKind() == SealedKeyFile.KIND_SHARES ? sealed.threshold() : 0;
@@ -205,7 +217,8 @@ public final class SealedKey implements MachineSigner {
     if (unlocked == null) {
       throw new KeyLockedException(relocked
           ? "the sealed identity key re-locked " + relockAfter.toSeconds() + " s after its last unlock: an operator must unlock it again (m2mfa agent unlock)"
-          : "the sealed identity key is locked: an operator must unlock it (m2mfa agent unlock)");
+          : "the sealed identity key is locked: an operator must unlock it (m2mfa agent unlock)"
+              + (autoUnsealRefusal == null ? "" : "; " + autoUnsealRefusal));
     }
     return unlocked.sign(data);
   }

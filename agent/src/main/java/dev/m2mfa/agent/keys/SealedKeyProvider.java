@@ -49,8 +49,8 @@ public final class SealedKeyProvider implements KeyProvider {
     try {
       SealedKeyFile f = SealedKeyFile.seal(pkcs8, kp.getPublic().getEncoded(), secret, SealedKeyFile.KIND_PASSPHRASE, 0, 0, kdf(context),
           SealedKeyFile.newSalt());
+      SealedKey key = handle(context, f); // bad options refused before anything is written
       KeyFiles.writeAtomically(file, f.encode(), "rw-------");
-      SealedKey key = handle(context, f);
       key.startUnlocked(new SoftwareKey(kp.getPrivate(), kp.getPublic()), secret); // just generated: no second derivation
       return key;
     } finally {
@@ -136,7 +136,7 @@ public final class SealedKeyProvider implements KeyProvider {
   private static KeyEncryptionKeySource autoSource(KeyContext c) {
     String name = c.options().get("auto_unseal");
     if (name == null || name.isBlank() || name.equals("none")) return null;
-    for (KeyEncryptionKeySource s : ServiceLoader.load(KeyEncryptionKeySource.class)) if (s.name().equals(name)) return s;
+    for (KeyEncryptionKeySource s : ServiceLoader.load(KeyEncryptionKeySource.class)) if (s.name().equals(name)) return s.withOptions(c.options());
     throw new IllegalArgumentException("key.auto_unseal names an unknown source: " + name);
   }
 

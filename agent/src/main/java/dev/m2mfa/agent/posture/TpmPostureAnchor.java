@@ -32,7 +32,7 @@ import java.util.Properties;
  *
  * <p>Enabled only when {@code agent.conf} says {@code posture.anchor=tpm}; options
  * {@code posture.anchor_pcr} (default {@value AnchorEvidence#DEFAULT_PCR}) and the enrollment's
- * {@code tpm_tcti}. Without that line {@link #anchor} returns null and reports go unanchored.
+ * {@code key.tcti} (written by TPM enrollment). Without that line {@link #anchor} returns null and reports go unanchored.
  *
  * <p>The log ({@code posture/anchor-log}, one hex digest per line, oldest first) lists every
  * digest this agent extended since the PCR was last reset. It is written <em>before</em> the
@@ -76,7 +76,7 @@ public final class TpmPostureAnchor implements PostureAnchor {
       int index = Integer.parseInt(p.getProperty("posture.anchor_pcr", String.valueOf(AnchorEvidence.DEFAULT_PCR)).strip());
       if (!AnchorEvidence.validPcr(index)) throw new NumberFormatException();
       pcr = index;
-      tpm = TpmTools.of(p.getProperty("tpm_tcti", TpmTools.DEVICE_TCTI).strip());
+      tpm = TpmTools.shared(p.getProperty("key.tcti", p.getProperty("tpm_tcti", TpmTools.DEVICE_TCTI)).strip());
       String ak = p.getProperty("tpm_ak_handle", "").strip();
       if (!ak.isEmpty()) {
         int h = ak.matches("0x[0-9a-fA-F]{8}") ? Integer.parseUnsignedInt(ak.substring(2), 16) : 0;

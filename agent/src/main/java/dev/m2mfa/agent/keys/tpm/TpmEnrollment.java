@@ -4,6 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.m2mfa.agent.Agent;
 import dev.m2mfa.agent.AuthorityChannel;
+import dev.m2mfa.agent.keys.KeyConfig;
+import dev.m2mfa.agent.keys.KeyContext;
+import dev.m2mfa.agent.keys.KeyProvider;
 import dev.m2mfa.agent.keys.MachineSigner;
 import dev.m2mfa.api.pki.KeyFiles;
 import dev.m2mfa.api.pki.Pem;
@@ -29,8 +32,12 @@ import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
 /**
  * Agent-side enrollment of a machine whose login key lives in the TPM (the two-round
  * protocol of the authority's {@code TpmEnrollmentService}): creates the login key in the
- * TPM, proves with an AK under the EK that the key is TPM-resident, and stores the agent's
- * state with {@code key_provider=tpm} in {@code agent.conf}.
+ * TPM through the {@code tpm} {@link KeyProvider} ({@link TpmProvider}), proves with an AK
+ * under the EK that the key is TPM-resident, and stores the agent's state with
+ * {@code key_provider=tpm}, {@code key.tcti} and {@code key.handle} in {@code agent.conf}
+ * ({@link KeyConfig}), so that {@code Agent.open} opens it like any other agent.
+ * {@code Agent.enroll} sends every {@code key_provider=tpm} enrollment here: a TPM key never
+ * enrolls without credential activation.
  *
  * <p>Round one ({@code /v1/enroll/tpm/start}): join token, EK public (and certificate), AK
  * public; back come the wrapped credential and a nonce. Round two
@@ -53,8 +60,23 @@ public final class TpmEnrollment {
    */
   public static Agent enroll(Path dir, String host, int port, X509Certificate root, String joinToken, TpmTools tpm, int handle,
       InetAddress bind) throws IOException {
+    return enroll(dir, host, port, root, joinToken, TpmProvider.config(tpm.tcti(), handle), bind);
+  }
+
+  /**
+   * Enrolls with {@code joinToken}, the login key made by the {@code tpm} {@link KeyProvider}
+   * with the options in {@code keys} ({@code tcti}, {@code handle}); {@code keys} goes to
+   * agent.conf, so {@code Agent.open} opens the agent again. On refusal the key is discarded
+   * and the authority's answer is thrown as {@link Agent.RefusedException}.
+   */
+  public static Agent enroll(Path dir, String host, int port, X509Certificate root, String joinToken, KeyConfig keys,
+      InetAddress bind) throws IOException {
+    if (!TpmProvider.NAME.equals(keys.provider())) throw new IllegalArgumentException("TPM enrollment needs key_provider=tpm");
     Files.createDirectories(dir);
-    TpmKeyProvider key = TpmKeyProvider.create(tpm, dir, handle);
+    KeyProvider provider = new TpmProvider();
+    KeyContext context = KeyContext.of(dir, keys.options(), KeyContext.Secrets.none());
+    TpmKeyProvider key = (TpmKeyProvider) provider.generate(context);
+    TpmTools tpm = key.tools();
     boolean done = false;
     int akHandle = 0;
     try (TpmAttestor attestor = TpmAttestor.begin(tpm);
@@ -98,43 +120,35 @@ public final class TpmEnrollment {
       p.setProperty("authority", host + ":" + port);
       p.setProperty("name", n.path("name").asText());
       if (bind != null) p.setProperty("bind", bind.getHostAddress());
-      p.setProperty("key_provider", "tpm");
-      p.setProperty("tpm_tcti", tpm.tcti());
-      p.setProperty("tpm_handle", TpmTools.handle(handle));
+      keys.writeTo(p);
       akHandle = attestor.persistAk(); // for quotes after enrollment (posture anchoring)
       p.setProperty("tpm_ak_handle", TpmTools.handle(akHandle));
       try (var w = Files.newBufferedWriter(dir.resolve("agent.conf"))) {
         p.store(w, "m2mfa agent");
       }
       done = true;
-      return Agent.openWithSigner(dir, key, bind);
+      return Agent.open(dir, KeyContext.Secrets.none(), bind);
     } finally {
-      if (!done) TpmKeyProvider.destroy(tpm, dir, handle);
+      if (!done) provider.discard(context);
       if (!done && akHandle != 0) TpmAttestor.evictAk(tpm, akHandle);
     }
   }
 
-  /** Opens a TPM-enrolled agent from its state directory ({@code tpm_tcti}/{@code tpm_handle} in agent.conf). */
+  /** Opens a TPM-enrolled agent from its state directory: {@code Agent.open}, which finds the {@code tpm} provider in agent.conf. */
   public static Agent open(Path dir, InetAddress bindOverride) throws IOException {
-    return Agent.openWithSigner(dir, openKey(dir), bindOverride);
+    openKey(dir); // a plain "not a TPM agent" or "this TPM cannot load the key" before anything else
+    return Agent.open(dir, KeyContext.Secrets.none(), bindOverride);
   }
 
-  /** The TPM login key of the agent in {@code dir}, from its {@code agent.conf}. */
+  /** The TPM login key of the agent in {@code dir}, from its {@code agent.conf} ({@code key.tcti}, {@code key.handle}). */
   public static TpmKeyProvider openKey(Path dir) throws IOException {
     Properties p = new Properties();
     try (var r = Files.newBufferedReader(dir.resolve("agent.conf"))) {
       p.load(r);
     }
-    if (!"tpm".equals(p.getProperty("key_provider"))) throw new IOException("the agent in " + dir + " does not keep its key in a TPM");
-    String handle = p.getProperty("tpm_handle", TpmTools.handle(TpmKeyProvider.DEFAULT_HANDLE)).strip();
-    if (!handle.matches("0x[0-9a-fA-F]{8}")) throw new IOException(dir.resolve("agent.conf") + ": tpm_handle must look like 0x81000201");
-    TpmTools tpm;
-    try {
-      tpm = TpmTools.of(p.getProperty("tpm_tcti", TpmTools.DEVICE_TCTI).strip());
-    } catch (IllegalArgumentException e) {
-      throw new IOException(dir.resolve("agent.conf") + ": tpm_tcti is not a valid TCTI string");
-    }
-    return TpmKeyProvider.open(tpm, dir, Integer.parseUnsignedInt(handle.substring(2), 16));
+    KeyConfig keys = KeyConfig.from(p);
+    if (!TpmProvider.NAME.equals(keys.provider())) throw new IOException("the agent in " + dir + " does not keep its key in a TPM");
+    return new TpmProvider().open(KeyContext.of(dir, keys.options(), KeyContext.Secrets.none()));
   }
 
   /** What the login key signs in round two; equal to the authority's {@code possessionMessage}. */

@@ -111,7 +111,7 @@ public final class TpmSealedSecret {
     });
   }
 
-  private static void checkPcrs(String pcrs) {
+  static void checkPcrs(String pcrs) {
     if (pcrs == null || !pcrs.matches("sha(1|256|384|512):([0-9]|1[0-9]|2[0-3])(,([0-9]|1[0-9]|2[0-3])){0,23}")) {
       throw new IllegalArgumentException("PCR selection must look like sha256:7 or sha256:0,2,7");
     }

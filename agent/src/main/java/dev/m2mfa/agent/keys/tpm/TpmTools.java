@@ -55,6 +55,18 @@ public final class TpmTools {
     return new TpmTools(tcti);
   }
 
+  private static final java.util.concurrent.ConcurrentMap<String, TpmTools> SHARED = new java.util.concurrent.ConcurrentHashMap<>();
+
+  /**
+   * The one instance for {@code tcti} in this process: every key and sealed secret on the same
+   * TPM shares its lock, so one key's flush of transient objects never hits another key's
+   * operation in flight (this matters without a resource manager).
+   */
+  public static TpmTools shared(String tcti) {
+    TpmTools fresh = of(tcti);
+    return SHARED.computeIfAbsent(fresh.tcti, t -> fresh);
+  }
+
   public String tcti() {
     return tcti;
   }
