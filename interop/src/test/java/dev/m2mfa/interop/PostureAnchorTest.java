@@ -203,8 +203,8 @@ class PostureAnchorTest {
       restarted = m.tpm().restart();
       // the machine comes back with the same TPM (the swtpm port changes; a real TPM's device does not)
       String conf = Files.readString(m.dir().resolve("agent.conf"));
-      Files.writeString(m.dir().resolve("agent.conf"), conf.replaceAll("tpm_tcti=\\S+",
-          "tpm_tcti=" + restarted.tcti().replace(":", "\\\\:").replace("=", "\\\\=")));
+      Files.writeString(m.dir().resolve("agent.conf"), conf.replaceAll("key\\.tcti=\\S+",
+          "key.tcti=" + restarted.tcti().replace(":", "\\\\:").replace("=", "\\\\=")));
       Agent rebooted = TpmEnrollment.open(m.dir(), null);
       assertThat(rebooted.login("inventory").amr()).contains("key", "posture");
       JsonNode state = postureState(m.name());

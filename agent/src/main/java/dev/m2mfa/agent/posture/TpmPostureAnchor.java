@@ -89,7 +89,7 @@ public final class TpmPostureAnchor implements PostureAnchor {
     } catch (NumberFormatException e) {
       configError = "posture.anchor_pcr must be a PCR index from 0 to 23";
     } catch (IllegalArgumentException e) {
-      configError = e.getMessage().startsWith("tpm_ak_handle") ? e.getMessage() : "tpm_tcti is not a valid TCTI string";
+      configError = e.getMessage().startsWith("tpm_ak_handle") ? e.getMessage() : "key.tcti is not a valid TCTI string";
     }
     dir = agentDirectory;
   }
