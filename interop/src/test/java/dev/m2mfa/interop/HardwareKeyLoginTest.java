@@ -124,7 +124,10 @@ class HardwareKeyLoginTest {
     new Pkcs11KeyProvider().generate(KeyContext.of(stolen, tokenKey("m2mfa-empty", "hsm-copied"), KeyContext.Secrets.none()));
     Agent thief = Agent.open(stolen, KeyContext.Secrets.none(), null);
     // the copied certificate names the real key: the authority's TLS refuses the thief's CertificateVerify
-    assertThatThrownBy(() -> thief.login("svc")).isInstanceOf(javax.net.ssl.SSLHandshakeException.class);
+    // and aborts the handshake (the client sees the alert, or a reset if it was still writing)
+    long allowedBefore = allowedLogins("hsm-copied");
+    assertThatThrownBy(() -> thief.login("svc")).isInstanceOfAny(javax.net.ssl.SSLHandshakeException.class, java.net.SocketException.class);
+    assertThat(allowedLogins("hsm-copied")).as("no login of the thief reached the authority's decision").isEqualTo(allowedBefore);
     assertThat(a.login("svc").amr()).as("the real machine is unaffected").contains("hardware");
   }
 
@@ -140,6 +143,14 @@ class HardwareKeyLoginTest {
     assertThat(c.amr()).containsExactly("key", "network");
     assertThat(claims(c.accessToken()).path("cnf").has("jkt")).isTrue();
     assertThat(claims(c.accessToken()).path("cnf").has("x5t#S256")).as("a sealed key offers no TLS key: jkt binding only").isFalse();
+  }
+
+  static long allowedLogins(String machine) {
+    long[] n = {0};
+    authority.store().audit().scan(1, r -> {
+      if (r.event().equals("login.allowed") && r.subject().equals(machine)) n[0]++;
+    });
+    return n[0];
   }
 
   static String lastHardwareReason() {
