@@ -209,6 +209,7 @@ public final class LoginService {
       }
       results.add(r);
     }
+    String postureAlert = acceptMismatchOnAlert(s.policy, fresh.policyClass(), results);
     Map<String, Object> extras = new LinkedHashMap<>();
     if (!transactional.isEmpty()) {
       boolean keyPassed = results.stream().anyMatch(r -> r.factor().equals("key") && r.passed());
@@ -271,12 +272,38 @@ public final class LoginService {
     }
     TokenIssuer.IssuedToken token = tokens.issue(fresh.spiffeId(), fresh.name(), s.audience, amr, acr, fresh.keyThumbprint(), x5t,
         decision.tokenLifetime(), revocationSeq.getAsLong());
+    if (postureAlert != null) {
+      detail.put("posture_alert", postureAlert);
+      ALERTS.warn("ALERT posture-mismatch machine={} reason={}", fresh.name(), postureAlert);
+    }
     detail.put("decision", "allow");
     detail.put("amr", amr);
     detail.put("acr", acr);
     detail.put("jti", token.jti());
     audit.appendAndWait("login.allowed", subject, detail);
     return Optional.of(new Success(token.jwt(), decision.tokenLifetime().toSeconds(), amr, acr, chain, extras));
+  }
+
+  private static final org.slf4j.Logger ALERTS = org.slf4j.LoggerFactory.getLogger("m2mfa.alert");
+
+  /**
+   * {@code on: posture_mismatch: alert}: a posture report that differs from the baseline counts
+   * as passed for this login and is alerted (log line {@code ALERT posture-mismatch}, audit
+   * detail {@code posture_alert}). Refused or unverifiable evidence never does. Returns the
+   * alerted reason, or null.
+   */
+  private static String acceptMismatchOnAlert(Policy policy, String machineClass, List<FactorResult> results) {
+    var mc = policy.machineClass(machineClass).orElse(null);
+    if (mc == null || mc.responses().postureMismatch() != dev.m2mfa.authority.policy.Response.ALERT) return null;
+    for (int i = 0; i < results.size(); i++) {
+      FactorResult r = results.get(i);
+      if (r.factor().equals(Policy.POSTURE) && r.status() == FactorStatus.FAIL && r.reason() != null
+          && !r.reason().startsWith("posture evidence refused")) {
+        results.set(i, new FactorResult(r.factor(), FactorStatus.PASS, "mismatch accepted (on posture_mismatch: alert): " + r.reason()));
+        return r.reason();
+      }
+    }
+    return null;
   }
 
   @SuppressWarnings("unchecked")

@@ -157,8 +157,18 @@ public final class Policy {
    */
   public List<String> factorsToChallenge(String machineClass, String audience, Optional<String> requestedAcr) {
     MachineClass mc = require(machineClass);
-    return factorsUpTo(mc, neededLevel(machineClass, audience, requestedAcr));
+    List<String> needed = factorsUpTo(mc, neededLevel(machineClass, audience, requestedAcr));
+    if (mc.responses().postureMismatch() == Response.DENY || needed.contains(POSTURE)) return needed;
+    // step-down and alert judge posture at every login of the class, even where it is not needed
+    boolean used = mc.levels().stream().anyMatch(l -> l.factors().contains(POSTURE));
+    if (!used) return needed;
+    List<String> out = new java.util.ArrayList<>(needed);
+    out.add(POSTURE);
+    return List.copyOf(out);
   }
+
+  /** The posture factor's name: its mismatches have their own response ({@code on: posture_mismatch}). */
+  public static final String POSTURE = "posture";
 
   // ---------------------------------------------------------------- evaluation
 

@@ -498,11 +498,12 @@ final class PolicyLoader {
       error(entry.value().pos(), "'on' must be a mapping from event to response");
       return Responses.DEFAULTS;
     }
-    unknownKeys(m, List.copyOf(RESPONSES.keySet()), "unknown event '%s' in on (expected: clone, factor_failure, anomaly)");
+    unknownKeys(m, List.copyOf(RESPONSES.keySet()), "unknown event '%s' in on (expected: clone, factor_failure, anomaly, posture_mismatch)");
     Response clone = response(m, "clone", Responses.DEFAULTS.onClone());
     Response failure = response(m, "factor_failure", Responses.DEFAULTS.factorFailure());
     Response anomaly = response(m, "anomaly", Responses.DEFAULTS.anomaly());
-    return new Responses(clone, failure, anomaly);
+    Response posture = response(m, "posture_mismatch", Responses.DEFAULTS.postureMismatch());
+    return new Responses(clone, failure, anomaly, posture);
   }
 
   private Response response(MapNode m, String event, Response fallback) {
@@ -522,6 +523,7 @@ final class PolicyLoader {
     m.put("clone", List.of("lock"));
     m.put("factor_failure", List.of("deny", "step-up"));
     m.put("anomaly", List.of("alert", "step-up", "quarantine"));
+    m.put("posture_mismatch", List.of("deny", "step-down", "alert"));
     return m;
   }
 

@@ -7,8 +7,13 @@ package dev.m2mfa.authority.policy;
 public enum Response {
   /** Issue the credentials; nothing else. */
   NONE,
-  /** Issue the credentials and raise an operator alert (anomaly: alert). */
+  /** Issue the credentials and raise an operator alert (anomaly: alert, posture_mismatch: alert). */
   ALERT,
+  /**
+   * Issue the credentials of the highest level reached without the mismatching factor, if that
+   * still meets what the login needs (posture_mismatch: step-down).
+   */
+  STEP_DOWN,
   /**
    * Refuse this login but tell the agent which {@code acr} (and factors) would pass; the agent
    * logs in again with the stronger factors (factor_failure: step-up, anomaly: step-up).

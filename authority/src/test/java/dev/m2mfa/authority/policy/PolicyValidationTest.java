@@ -138,7 +138,8 @@ class PolicyValidationTest {
       "factor_failure: quarantine | p.yaml:12:23: unknown response 'quarantine' for factor_failure (expected: deny, step-up)",
       "clone: alert               | p.yaml:12:14: unknown response 'alert' for clone (expected: lock)",
       "anomaly: deny              | p.yaml:12:16: unknown response 'deny' for anomaly (expected: alert, step-up, quarantine)",
-      "clown: lock                | p.yaml:12:7: unknown event 'clown' in on (expected: clone, factor_failure, anomaly)"})
+      "posture_mismatch: step-up  | p.yaml:12:25: unknown response 'step-up' for posture_mismatch (expected: deny, step-down, alert)",
+      "clown: lock                | p.yaml:12:7: unknown event 'clown' in on (expected: clone, factor_failure, anomaly, posture_mismatch)"})
   void responses(String line, String expected) throws Exception {
     assertThat(errors(VALID + "    on:\n      " + line.strip() + "\n")).containsExactly(expected.strip());
   }
