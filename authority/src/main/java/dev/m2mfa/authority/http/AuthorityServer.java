@@ -145,7 +145,7 @@ public final class AuthorityServer implements AutoCloseable {
     response.write(true, ByteBuffer.wrap(body), callback);
   }
 
-  private static void writeJson(Response response, int status, Object body, Callback callback) {
+  static void writeJson(Response response, int status, Object body, Callback callback) {
     try {
       writeBytes(response, status, "application/json", JSON.writeValueAsBytes(body), callback);
     } catch (IOException e) {
@@ -153,7 +153,7 @@ public final class AuthorityServer implements AutoCloseable {
     }
   }
 
-  private static void writeBytes(Response response, int status, String type, byte[] body, Callback callback) {
+  static void writeBytes(Response response, int status, String type, byte[] body, Callback callback) {
     response.setStatus(status);
     response.getHeaders().put(HttpHeader.CONTENT_TYPE, type);
     response.getHeaders().put(HttpHeader.CONTENT_LENGTH, body.length);
@@ -531,18 +531,23 @@ public final class AuthorityServer implements AutoCloseable {
   }
 
   private static JsonNode readJson(Request request, String method) throws IOException {
+    return readJson(request, method, MAX_BODY);
+  }
+
+  /** A strict JSON object body (no duplicate keys, no trailing data) of at most {@code maxBody} bytes; shared by the route classes. */
+  static JsonNode readJson(Request request, String method, int maxBody) throws IOException {
     requireMethod(request.getMethod(), method);
     String type = request.getHeaders().get(HttpHeader.CONTENT_TYPE);
     if (type == null || !type.toLowerCase(java.util.Locale.ROOT).replace(" ", "").matches("application/json(;charset=utf-8)?")) {
       throw Problem.unsupportedMediaType();
     }
     long declared = request.getLength();
-    if (declared > MAX_BODY) throw Problem.tooLarge();
+    if (declared > maxBody) throw Problem.tooLarge();
     byte[] bytes;
     try (InputStream in = Content.Source.asInputStream(request)) {
-      bytes = in.readNBytes(MAX_BODY + 1);
+      bytes = in.readNBytes(maxBody + 1);
     }
-    if (bytes.length > MAX_BODY) throw Problem.tooLarge();
+    if (bytes.length > maxBody) throw Problem.tooLarge();
     try {
       JsonNode n = JSON.readTree(bytes);
       if (n == null || !n.isObject()) throw Problem.badRequest("The body must be a JSON object");

@@ -1,28 +1,21 @@
 package dev.m2mfa.authority.http;
 
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.m2mfa.authority.Authority;
 import dev.m2mfa.authority.ssh.SshGrantPolicy;
 import dev.m2mfa.authority.ssh.SshRequestAuthenticator;
 import dev.m2mfa.authority.ssh.SshService;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.URI;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.PublicKey;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import org.eclipse.jetty.http.HttpHeader;
-import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.util.Callback;
@@ -40,9 +33,6 @@ import org.eclipse.jetty.util.Callback;
  */
 final class SshRoutes {
   static final int MAX_BODY = 16 * 1024;
-  private static final ObjectMapper JSON = new ObjectMapper()
-      .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
-      .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
   private final Authority authority;
 
@@ -66,19 +56,19 @@ final class SshRoutes {
       case "/v1/ssh/host-ca.pub" -> text(method, response, callback, authority.ssh().ca().hostCaLine() + "\n");
       case "/v1/ssh/krl" -> {
         if (!"GET".equals(method)) throw Problem.methodNotAllowed();
-        write(response, 200, "application/octet-stream", authority.ssh().krl(), callback);
+        AuthorityServer.writeBytes(response, 200, "application/octet-stream", authority.ssh().krl(), callback);
       }
       case "/v1/ssh/user-certificate" -> {
-        JsonNode body = readJson(request);
+        JsonNode body = AuthorityServer.readJson(request, "POST", MAX_BODY);
         String line = keyField(body.get("public_key"));
         SshRequestAuthenticator.Caller caller = authenticate(request, source, path);
         PublicKey key = parseKey(line, caller, source, path);
         SshService.Issued issued = issue(caller, source, path,
             () -> authority.ssh().issueUser(caller.machine(), key, source, caller.tokenJti(), caller.acr()));
-        writeJson(response, 200, describe(issued), callback);
+        AuthorityServer.writeJson(response, 200, describe(issued), callback);
       }
       case "/v1/ssh/host-certificate" -> {
-        JsonNode body = readJson(request);
+        JsonNode body = AuthorityServer.readJson(request, "POST", MAX_BODY);
         JsonNode keys = body.get("public_keys");
         if (keys == null || !keys.isArray() || keys.isEmpty() || keys.size() > SshService.MAX_HOST_KEYS) {
           throw Problem.badRequest("public_keys must be an array of 1-" + SshService.MAX_HOST_KEYS + " OpenSSH public key lines");
@@ -93,7 +83,7 @@ final class SshRoutes {
           out.add(describe(issue(caller, source, path,
               () -> authority.ssh().issueHost(caller.machine(), k, source, caller.tokenJti(), caller.acr()))));
         }
-        writeJson(response, 200, Map.of("certificates", out), callback);
+        AuthorityServer.writeJson(response, 200, Map.of("certificates", out), callback);
       }
       default -> throw Problem.notFound();
     }
@@ -164,39 +154,6 @@ final class SshRoutes {
 
   private static void text(String method, Response response, Callback callback, String body) {
     if (!"GET".equals(method)) throw Problem.methodNotAllowed();
-    write(response, 200, "text/plain; charset=utf-8", body.getBytes(StandardCharsets.UTF_8), callback);
-  }
-
-  private static JsonNode readJson(Request request) throws IOException {
-    if (!"POST".equals(request.getMethod())) throw Problem.methodNotAllowed();
-    String type = request.getHeaders().get(HttpHeader.CONTENT_TYPE);
-    if (type == null || !type.toLowerCase(Locale.ROOT).replace(" ", "").matches("application/json(;charset=utf-8)?")) {
-      throw Problem.unsupportedMediaType();
-    }
-    if (request.getLength() > MAX_BODY) throw Problem.tooLarge();
-    byte[] bytes;
-    try (InputStream in = Content.Source.asInputStream(request)) {
-      bytes = in.readNBytes(MAX_BODY + 1);
-    }
-    if (bytes.length > MAX_BODY) throw Problem.tooLarge();
-    try {
-      JsonNode n = JSON.readTree(bytes);
-      if (n == null || !n.isObject()) throw Problem.badRequest("The body must be a JSON object");
-      return n;
-    } catch (IOException e) {
-      throw Problem.badRequest("The body is not valid JSON");
-    }
-  }
-
-  private static void writeJson(Response response, int status, Object body, Callback callback) throws IOException {
-    write(response, status, "application/json", JSON.writeValueAsBytes(body), callback);
-  }
-
-  private static void write(Response response, int status, String type, byte[] body, Callback callback) {
-    response.setStatus(status);
-    response.getHeaders().put(HttpHeader.CONTENT_TYPE, type);
-    response.getHeaders().put(HttpHeader.CONTENT_LENGTH, body.length);
-    response.getHeaders().put(HttpHeader.CACHE_CONTROL, "no-store");
-    response.write(true, ByteBuffer.wrap(body), callback);
+    AuthorityServer.writeBytes(response, 200, "text/plain; charset=utf-8", body.getBytes(StandardCharsets.UTF_8), callback);
   }
 }
