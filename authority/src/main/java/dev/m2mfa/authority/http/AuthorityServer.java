@@ -557,7 +557,8 @@ public final class AuthorityServer implements AutoCloseable {
     }
   }
 
-  private static String text(JsonNode body, String field, int maxLength, boolean required) {
+  /** A string field of at most {@code maxLength} characters; shared by the route classes. */
+  static String text(JsonNode body, String field, int maxLength, boolean required) {
     JsonNode n = body.get(field);
     if (n == null || n.isNull()) {
       if (required) throw Problem.badRequest("Missing field: " + field);

@@ -32,7 +32,7 @@ final class TpmEnrollmentRoutes {
     TpmEnrollmentService tpm = authority.tpmEnrollment();
     try {
       if (path.equals(START)) {
-        TpmEnrollmentService.Challenge c = tpm.start(text(body, "join_token", 200, true), bytes(body, "ek_public", 1024, true),
+        TpmEnrollmentService.Challenge c = tpm.start(AuthorityServer.text(body, "join_token", 200, true), bytes(body, "ek_public", 1024, true),
             bytes(body, "ek_certificate", 8192, false), bytes(body, "ak_public", 1024, true), source);
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("session", c.session());
@@ -41,8 +41,8 @@ final class TpmEnrollmentRoutes {
         out.put("nonce", b64(c.nonce()));
         return out;
       }
-      TpmEnrollmentService.Evidence e = new TpmEnrollmentService.Evidence(text(body, "session", 64, true),
-          bytes(body, "secret", 64, true), text(body, "csr", 16 * 1024, true), bytes(body, "login_public", 1024, true),
+      TpmEnrollmentService.Evidence e = new TpmEnrollmentService.Evidence(AuthorityServer.text(body, "session", 64, true),
+          bytes(body, "secret", 64, true), AuthorityServer.text(body, "csr", 16 * 1024, true), bytes(body, "login_public", 1024, true),
           bytes(body, "certify_attest", 2048, true), bytes(body, "certify_signature", 160, true),
           bytes(body, "quote_attest", 2048, true), bytes(body, "quote_signature", 160, true),
           bytes(body, "possession_signature", 160, true), bytes(body, "otp_chain_key", 65, false));
@@ -69,18 +69,8 @@ final class TpmEnrollmentRoutes {
     return Base64.getUrlEncoder().withoutPadding().encodeToString(b);
   }
 
-  private static String text(JsonNode body, String field, int max, boolean required) {
-    JsonNode n = body.get(field);
-    if (n == null || n.isNull()) {
-      if (required) throw Problem.badRequest("Missing field: " + field);
-      return null;
-    }
-    if (!n.isTextual() || n.asText().length() > max) throw Problem.badRequest("Field " + field + " must be a string of at most " + max + " characters");
-    return n.asText();
-  }
-
   private static byte[] bytes(JsonNode body, String field, int maxBytes, boolean required) {
-    String s = text(body, field, (maxBytes * 4 + 2) / 3 + 4, required);
+    String s = AuthorityServer.text(body, field, (maxBytes * 4 + 2) / 3 + 4, required);
     if (s == null) return null;
     try {
       return Base64.getUrlDecoder().decode(s);
