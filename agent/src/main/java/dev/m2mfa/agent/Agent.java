@@ -203,22 +203,9 @@ public final class Agent {
    * key opens locked.
    */
   public static Agent open(Path dir, KeyContext.Secrets secrets, InetAddress bindOverride) throws IOException {
-    Properties p = new Properties();
-    try (var r = Files.newBufferedReader(dir.resolve("agent.conf"))) {
-      p.load(r);
-    }
-    String authority = p.getProperty("authority");
-    int colon = authority.lastIndexOf(':');
-    InetAddress bind = bindOverride;
-    if (bind == null && p.getProperty("bind") != null) bind = InetAddress.ofLiteral(p.getProperty("bind"));
+    Properties p = conf(dir);
     KeyConfig keys = KeyConfig.from(p);
-    MachineSigner key = KeyProviders.byName(keys.provider()).open(KeyContext.of(dir, keys.options(), secrets));
-    X509Certificate root = Pem.certificate(Files.readString(dir.resolve("root.pem")));
-    List<X509Certificate> chain = Pem.certificates(Files.readString(dir.resolve("machine.pem")));
-    Agent agent = new Agent(dir, authority.substring(0, colon), Integer.parseInt(authority.substring(colon + 1)), p.getProperty("name"),
-        bind, key, root, chain);
-    agent.otp = OtpChainState.open(dir);
-    return agent;
+    return open(dir, p, KeyProviders.byName(keys.provider()).open(KeyContext.of(dir, keys.options(), secrets)), bindOverride);
   }
 
   /**
@@ -226,10 +213,18 @@ public final class Agent {
    * than in {@code identity.key}; {@code bindOverride} replaces the stored source address.
    */
   public static Agent openWithSigner(Path dir, MachineSigner signer, InetAddress bindOverride) throws IOException {
+    return open(dir, conf(dir), signer, bindOverride);
+  }
+
+  private static Properties conf(Path dir) throws IOException {
     Properties p = new Properties();
     try (var r = Files.newBufferedReader(dir.resolve("agent.conf"))) {
       p.load(r);
     }
+    return p;
+  }
+
+  private static Agent open(Path dir, Properties p, MachineSigner key, InetAddress bindOverride) throws IOException {
     String authority = p.getProperty("authority");
     int colon = authority.lastIndexOf(':');
     InetAddress bind = bindOverride;
@@ -237,7 +232,7 @@ public final class Agent {
     X509Certificate root = Pem.certificate(Files.readString(dir.resolve("root.pem")));
     List<X509Certificate> chain = Pem.certificates(Files.readString(dir.resolve("machine.pem")));
     Agent agent = new Agent(dir, authority.substring(0, colon), Integer.parseInt(authority.substring(colon + 1)), p.getProperty("name"),
-        bind, signer, root, chain);
+        bind, key, root, chain);
     agent.otp = OtpChainState.open(dir);
     return agent;
   }
