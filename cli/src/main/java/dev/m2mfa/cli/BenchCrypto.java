@@ -58,6 +58,9 @@ final class BenchCrypto {
   static final String TRANSCRIPT_SIGN = "transcript_es256_sign_bc";
   static final String TRANSCRIPT_VERIFY = "transcript_es256_verify_bc";
   static final String TOKEN_SIGN = "token_es256_sign_bc";
+  /** otp-chain (in the default class): the authority seals the next secret, the agent opens it (HPKE, BouncyCastle). */
+  static final String OTP_SEAL = "otp_hpke_seal_bc";
+  static final String OTP_OPEN = "otp_hpke_open_bc";
 
   private BenchCrypto() {}
 
@@ -93,6 +96,8 @@ final class BenchCrypto {
     m.put(TRANSCRIPT_SIGN, 1);
     m.put(TRANSCRIPT_VERIFY, 1);
     m.put(TOKEN_SIGN, 1);
+    m.put(OTP_SEAL, 1);
+    m.put(OTP_OPEN, 1);
     return m;
   }
 
@@ -112,6 +117,8 @@ final class BenchCrypto {
     m.put(TLS_ECDSA_SIGN, 1);
     m.put(TLS_ECDSA_VERIFY, 2);
     m.put(TLS_P256_KEYSHARE, 0);
+    m.put(OTP_SEAL, 0); // the brief predates the otp-chain factor
+    m.put(OTP_OPEN, 0);
     return m;
   }
 
@@ -164,6 +171,12 @@ final class BenchCrypto {
     ops.put(TRANSCRIPT_SIGN, () -> () -> sign("SHA256withECDSA", BC, machineKey.getPrivate(), transcript));
     ops.put(TRANSCRIPT_VERIFY, () -> () -> check(verify("NONEwithECDSA", BC, storedMachineKey, digest, transcriptSignature)));
     ops.put(TOKEN_SIGN, () -> () -> tokenSigner.sign(tokenHeader, tokenSigningInput));
+    var chainKey = dev.m2mfa.api.otp.OtpEnvelope.newChainKey();
+    byte[] chainPublic = dev.m2mfa.api.otp.OtpEnvelope.publicKey(chainKey);
+    byte[] secret = new byte[dev.m2mfa.api.otp.OtpEnvelope.SECRET_BYTES];
+    var sealed = dev.m2mfa.api.otp.OtpEnvelope.seal(chainPublic, "bench", secret);
+    ops.put(OTP_SEAL, () -> () -> dev.m2mfa.api.otp.OtpEnvelope.seal(chainPublic, "bench", secret));
+    ops.put(OTP_OPEN, () -> () -> dev.m2mfa.api.otp.OtpEnvelope.open(chainKey, "bench", sealed));
     Map<String, BenchSupport.Rate> rates = new LinkedHashMap<>();
     for (var e : ops.entrySet()) {
       progress.say("crypto floor: %s on %d thread(s)", e.getKey(), threads);
